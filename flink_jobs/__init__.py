@@ -1,0 +1,1 @@
+"""PyFlink jobs. Each module is a pure SQL builder plus a thin ``main`` that wires settings."""

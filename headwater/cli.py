@@ -1,0 +1,192 @@
+"""The `headwater` command: run the local stack, send events, submit jobs. `make` wraps it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+
+from headwater.settings import Settings, SettingsError, load_settings
+from headwater.stack.errors import StackError
+
+
+def cmd_up(s: Settings, a: argparse.Namespace) -> int:
+    from headwater.stack import runner
+
+    runner.up(s, only=a.only.split(",") if a.only else None)
+    return 0
+
+
+def cmd_down(s: Settings, a: argparse.Namespace) -> int:
+    from headwater.stack import runner
+
+    runner.down(s)
+    return 0
+
+
+def cmd_status(s: Settings, a: argparse.Namespace) -> int:
+    from headwater.stack import runner
+
+    return runner.status(s, as_json=a.json)
+
+
+def cmd_logs(s: Settings, a: argparse.Namespace) -> int:
+    from headwater.stack import services
+
+    by_name = {svc.name: svc for svc in services(s)}
+    if a.service not in by_name:
+        raise StackError(f"no service {a.service!r}: choose one of {', '.join(by_name)}")
+    files = [p.log_file for p in by_name[a.service].processes() if p.log_file.exists()]
+    if a.service == "flink":
+        files += sorted((s.logs_dir / "flink").glob("*.log"))
+    if not files:
+        print(f"no logs for {a.service} yet under {s.logs_dir}")
+        return 0
+    argv = ["tail", f"-n{a.lines}", *(["-F"] if a.follow else []), *map(str, files)]
+    os.execvp("tail", argv)
+
+
+def cmd_submit(s: Settings, a: argparse.Namespace) -> int:
+    from headwater.stack.workloads import StreamingJobs
+
+    jobs = StreamingJobs(s)
+    jobs.install()
+    jobs.start()
+    print(jobs.health().detail)
+    return 0
+
+
+def cmd_stop_jobs(s: Settings, a: argparse.Namespace) -> int:
+    from headwater.stack.flink import Flink
+
+    flink = Flink(s)
+    stopped = 0
+    for job in flink.jobs():
+        if job["state"] == "RUNNING":
+            print(f"{job['name']}: savepoint {flink.stop_job(job['name'])}")
+            stopped += 1
+    if not stopped:
+        print("no running Flink jobs")
+    return 0
+
+
+def cmd_produce(s: Settings, a: argparse.Namespace) -> int:
+    from producers.run import produce
+
+    result = produce(s, a.stream, count=a.count, rate=a.rate, seed=a.seed, duplicates=a.duplicates,
+                     duration=a.duration, progress=not a.quiet)
+    print(json.dumps({"run_id": result.run_id, "acknowledged": result.acked, "kinds": result.kinds,
+                      "distinct_event_ids": len(result.event_ids), "ledger": str(result.ledger),
+                      "events_per_second": round(result.rate, 1)}))
+    return 0
+
+
+def cmd_trino(s: Settings, a: argparse.Namespace) -> int:
+    from headwater.stack.trino import Trino
+
+    trino = Trino(s)
+    argv = trino.cli_argv(a.execute)
+    os.execvpe(argv[0], argv, trino.cli_env())
+
+
+def cmd_spark(s: Settings, a: argparse.Namespace) -> int:
+    from headwater import PROJECT_ROOT
+    from headwater.stack.spark import Spark
+
+    script = PROJECT_ROOT / "spark_jobs" / f"{a.job}.py"
+    if not script.exists():
+        jobs = sorted(p.stem for p in script.parent.glob("*.py") if not p.stem.startswith("_"))
+        raise StackError(f"no Spark job {a.job!r}: choose one of {', '.join(jobs)}")
+    spark = Spark(s)
+    spark.install()
+    spark.submit(script, a.args)
+    print(f"Spark job {a.job} finished; log {s.logs_dir / ('spark-' + a.job + '.log')}")
+    return 0
+
+
+def cmd_clean(s: Settings, a: argparse.Namespace) -> int:
+    from headwater.stack import services
+
+    running = [svc.title for svc in services(s) if svc.partly_running()]
+    if running:
+        raise StackError(f"stop the stack first (`make down`): still running: {', '.join(running)}")
+    if not a.data:
+        logs = s.logs_dir
+        if logs.exists():
+            shutil.rmtree(logs)
+        print(f"removed logs under {logs}. Data (Kafka, PostgreSQL, warehouse, checkpoints) is kept: "
+              f"`make clean DATA=1` deletes it all.")
+        return 0
+    if s.run_dir.exists():
+        shutil.rmtree(s.run_dir)
+    print(f"deleted the run directory {s.run_dir}: every topic, table, checkpoint and password is gone")
+    return 0
+
+
+def cmd_config(s: Settings, a: argparse.Namespace) -> int:
+    print(json.dumps(s.redacted(), indent=2))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="headwater", description="A streaming-first lakehouse on one machine.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn: Callable, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = add("up", cmd_up, "install what is missing and start every service, the ingest job and a producer")
+    sp.add_argument("--only", help="comma-separated services to start (e.g. postgres,kafka)")
+    add("down", cmd_down, "stop everything (Flink jobs with a savepoint); keeps data")
+    sp = add("status", cmd_status, "health of every service, endpoints and running jobs")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp = add("logs", cmd_logs, "show a service's log")
+    sp.add_argument("service")
+    sp.add_argument("-n", "--lines", type=int, default=100)
+    sp.add_argument("-f", "--follow", action="store_true")
+    add("submit", cmd_submit, "submit the streaming jobs (resuming from their latest checkpoint or savepoint)")
+    add("stop-jobs", cmd_stop_jobs, "stop running Flink jobs with a savepoint")
+    sp = add("produce", cmd_produce, "send generated events to Kafka and write a ledger")
+    sp.add_argument("--stream", default="pos_sales")
+    sp.add_argument("--count", type=int, default=0, help="events to send (0: until --duration or Ctrl-C)")
+    sp.add_argument("--duration", type=float, default=0.0, help="seconds to run (0: no limit)")
+    sp.add_argument("--rate", type=float, default=None, help="events per second (0: as fast as possible)")
+    sp.add_argument("--seed", type=int, default=None)
+    sp.add_argument("--duplicates", type=float, default=0.0, help="fraction of events sent again (same id)")
+    sp.add_argument("--quiet", action="store_true", help="no progress line")
+    sp = add("trino", cmd_trino, "open the Trino CLI on the iceberg catalog")
+    sp.add_argument("--execute", "-e", help="run one statement and exit")
+    sp = add("spark", cmd_spark, "run a PySpark job from spark_jobs/ with spark-submit")
+    sp.add_argument("job")
+    sp.add_argument("args", nargs=argparse.REMAINDER)
+    sp = add("clean", cmd_clean, "delete logs; with --data, delete all data of the local stack")
+    sp.add_argument("--data", action="store_true", help="also delete topics, tables, checkpoints, passwords")
+    add("config", cmd_config, "print the resolved settings (credentials masked)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(load_settings(), args) or 0
+    except (StackError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from producers.run import ProduceError
+
+        if isinstance(exc, ProduceError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

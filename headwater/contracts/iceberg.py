@@ -1,0 +1,143 @@
+"""Iceberg schemas and partition specs derived from contracts (Bronze, Silver, quarantine).
+
+Every column is optional: a contract's ``required`` is enforced by routing broken records
+to quarantine, and the engines' write paths treat nullable expressions as nullable.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.transforms import DayTransform, HourTransform, IdentityTransform, MonthTransform, YearTransform
+from pyiceberg.types import (
+    BinaryType,
+    BooleanType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    IcebergType,
+    IntegerType,
+    LongType,
+    MapType,
+    NestedField,
+    StringType,
+    TimestamptzType,
+)
+
+from headwater.contracts import Contract, Field
+
+_SCALAR: dict[str, IcebergType] = {
+    "string": StringType(),
+    "int": IntegerType(),
+    "long": LongType(),
+    "double": DoubleType(),
+    "boolean": BooleanType(),
+    "timestamp": TimestamptzType(),
+    "date": DateType(),
+}
+_TRANSFORMS = {"hour": HourTransform, "day": DayTransform, "month": MonthTransform, "year": YearTransform,
+               "identity": IdentityTransform}
+_PARTITION = re.compile(r"^(\w+)\((\w+)\)$")
+
+#: Table properties of every headwater table.
+TABLE_PROPERTIES = {
+    "format-version": "2",
+    "write.parquet.compression-codec": "zstd",
+    "write.target-file-size-bytes": str(128 * 1024 * 1024),
+    # streaming commits every checkpoint: keep the metadata log bounded
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "50",
+}
+
+# Kafka coordinates shared by Bronze, Silver and quarantine rows
+_KAFKA_META = [
+    ("kafka_topic", StringType()),
+    ("kafka_partition", IntegerType()),
+    ("kafka_offset", LongType()),
+    ("kafka_timestamp", TimestamptzType()),
+]
+
+
+def iceberg_type(f: Field) -> IcebergType:
+    if f.decimal:
+        return DecimalType(*f.decimal)
+    return _SCALAR[f.type]
+
+
+def _schema(columns: list[tuple[str, IcebergType, str]]) -> Schema:
+    fields = []
+    next_id = 1
+    for name, typ, doc in columns:
+        if isinstance(typ, MapType):
+            typ = MapType(key_id=next_id + 1, key_type=typ.key_type, value_id=next_id + 2,
+                          value_type=typ.value_type, value_required=False)
+            fields.append(NestedField(next_id, name, typ, required=False, doc=doc or None))
+            next_id += 3
+            continue
+        fields.append(NestedField(next_id, name, typ, required=False, doc=doc or None))
+        next_id += 1
+    return Schema(*fields)
+
+
+def bronze_schema() -> Schema:
+    """Bronze: each Kafka record exactly as received, with its coordinates."""
+    return _schema([
+        ("kafka_key", BinaryType(), "record key bytes as received"),
+        ("kafka_value", BinaryType(), "record value bytes as received"),
+        ("kafka_headers", MapType(0, StringType(), 0, BinaryType(), value_required=False), "record headers"),
+        *[(n, t, "") for n, t in _KAFKA_META],
+        ("ingested_at", TimestamptzType(), "when the ingest job read the record"),
+    ])
+
+
+def silver_schema(contract: Contract) -> Schema:
+    """Silver: the contract's fields, typed, plus lateness and lineage columns."""
+    return _schema([
+        *[(f.name, iceberg_type(f), f.description) for f in contract.fields],
+        ("is_late", BooleanType(), "event time was behind the watermark when it arrived"),
+        ("kafka_partition", IntegerType(), ""),
+        ("kafka_offset", LongType(), ""),
+        ("ingested_at", TimestamptzType(), ""),
+    ])
+
+
+def quarantine_schema() -> Schema:
+    """silver.quarantine: records of any stream that broke their contract, with the reason."""
+    return _schema([
+        ("stream", StringType(), "contract name"),
+        ("reason", StringType(), "invalid_json | missing_field | wrong_type | out_of_range | unknown_enum"),
+        ("detail", StringType(), "which field and value broke which rule"),
+        ("kafka_key", BinaryType(), ""),
+        ("kafka_value", BinaryType(), ""),
+        *[(n, t, "") for n, t in _KAFKA_META],
+        ("ingested_at", TimestamptzType(), ""),
+    ])
+
+
+def partition_spec(schema: Schema, transforms: list[str] | tuple[str, ...]) -> PartitionSpec:
+    """A spec from transforms written like ``day(sold_at)`` or ``hour(ingested_at)``."""
+    fields = []
+    for i, text in enumerate(transforms):
+        m = _PARTITION.match(text.replace(" ", ""))
+        if not m or m.group(1) not in _TRANSFORMS:
+            raise ValueError(f"bad partition transform {text!r}: use one of {sorted(_TRANSFORMS)}(column)")
+        transform, column = m.groups()
+        source = schema.find_field(column)
+        fields.append(PartitionField(source_id=source.field_id, field_id=1000 + i,
+                                     transform=_TRANSFORMS[transform](), name=f"{column}_{transform}"))
+    return PartitionSpec(*fields)
+
+
+def table_definitions(contracts: list[Contract]) -> dict[str, tuple[Schema, PartitionSpec]]:
+    """Every table the streaming layer writes, by ``namespace.table``."""
+    out: dict[str, tuple[Schema, PartitionSpec]] = {}
+    bronze = bronze_schema()
+    for c in contracts:
+        out[f"bronze.{c.name}"] = (bronze, partition_spec(bronze, ["hour(ingested_at)"]))
+        silver = silver_schema(c)
+        out[f"silver.{c.name}"] = (silver, partition_spec(silver, c.partitioning))
+    quarantine = quarantine_schema()
+    out["silver.quarantine"] = (quarantine, partition_spec(quarantine, ["day(ingested_at)"]))
+    return out

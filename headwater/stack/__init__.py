@@ -1,0 +1,25 @@
+"""The local stack: one module per service, started in order by :mod:`headwater.stack.runner`."""
+
+from __future__ import annotations
+
+from headwater.settings import Settings
+from headwater.stack.base import Service
+
+
+def services(settings: Settings) -> list[Service]:
+    """Every part of the local stack, in start order (stop runs in reverse)."""
+    from headwater.stack.airflow import Airflow
+    from headwater.stack.flink import Flink
+    from headwater.stack.iceberg import Iceberg
+    from headwater.stack.kafka import Kafka
+    from headwater.stack.postgres import Postgres
+    from headwater.stack.spark import Spark
+    from headwater.stack.trino import Trino
+    from headwater.stack.workloads import Producer, StreamingJobs
+
+    return [cls(settings) for cls in (Postgres, Kafka, Iceberg, Flink, Trino, Spark, Airflow,
+                                      StreamingJobs, Producer)]
+
+
+#: The seven services `make status` must show healthy; the rest are workloads on top.
+CORE_SERVICES = ("postgres", "kafka", "iceberg", "flink", "trino", "spark", "airflow")

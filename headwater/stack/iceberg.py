@@ -1,0 +1,65 @@
+"""Iceberg: one JDBC catalog on PostgreSQL shared by Flink, Spark, Trino and pyiceberg.
+
+There is no process to run: this step checks the catalog answers and creates the
+namespaces and the streaming layer's tables from the contracts.
+"""
+
+from __future__ import annotations
+
+from headwater.stack.base import Health, Service
+
+NAMESPACES = ("bronze", "silver", "gold")
+
+
+def catalog(settings):  # -> pyiceberg.catalog.sql.SqlCatalog
+    """The project's Iceberg catalog through pyiceberg (creates the catalog tables if absent)."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    return SqlCatalog(settings.catalog.name, **settings.pyiceberg_catalog_properties())
+
+
+def ensure_tables(settings) -> list[str]:
+    """Create missing namespaces and contract-derived tables; return the names created."""
+    from headwater.contracts import stream_contracts
+    from headwater.contracts.iceberg import TABLE_PROPERTIES, table_definitions
+
+    cat = catalog(settings)
+    for ns in NAMESPACES:
+        cat.create_namespace_if_not_exists(ns)
+    created = []
+    for name, (schema, spec) in table_definitions(stream_contracts()).items():
+        if not cat.table_exists(name):
+            cat.create_table(name, schema=schema, partition_spec=spec, properties=TABLE_PROPERTIES)
+            created.append(name)
+    return created
+
+
+class Iceberg(Service):
+    name = "iceberg"
+    title = "Iceberg catalog"
+
+    def processes(self):
+        return []
+
+    def running(self) -> bool:
+        return self.health().ok
+
+    def start(self) -> None:
+        ensure_tables(self.settings)
+
+    def endpoints(self) -> dict[str, str]:
+        return {"Iceberg catalog": f"{self.settings.postgres.jdbc_url(self.settings.postgres.catalog_database)} "
+                                   f"(warehouse {self.settings.warehouse})"}
+
+    def health(self) -> Health:
+        try:
+            cat = catalog(self.settings)
+            namespaces = sorted(".".join(n) for n in cat.list_namespaces())
+            missing = [n for n in NAMESPACES if n not in namespaces]
+            tables = sum(len(cat.list_tables(n)) for n in namespaces)
+        except Exception as exc:
+            return Health(False, f"catalog not reachable: {exc}")
+        if missing:
+            return Health(False, f"namespaces missing: {', '.join(missing)}")
+        return Health(True, f"JDBC catalog {self.settings.catalog.name!r}: namespaces {', '.join(namespaces)}, "
+                            f"{tables} tables")

@@ -1,0 +1,1 @@
+"""Event generators for the bakery-café domain and the Kafka producer that sends them."""

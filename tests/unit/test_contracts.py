@@ -1,0 +1,100 @@
+import json
+from datetime import timedelta
+
+import pytest
+
+from flink_jobs.ingest import Sinks, build_statements, interval
+from headwater.contracts import ContractError, contract_names, load_contract, parse_contract, stream_contracts
+from headwater.contracts.iceberg import bronze_schema, silver_schema, table_definitions
+from producers.domain import build_domain
+from producers.pos_sales import events
+
+pytestmark = pytest.mark.unit
+
+
+def test_every_contract_loads():
+    assert "pos_sales" in contract_names()
+    for name in contract_names():
+        c = load_contract(name)
+        assert c.field(c.key).required
+        assert c.field(c.event_time).type == "timestamp"
+
+
+def test_generated_events_keep_their_contract():
+    c = load_contract("pos_sales")
+    gen = events(3, build_domain(3))
+    for _ in range(2000):
+        event = json.loads(json.dumps(next(gen)))  # as it travels: through JSON
+        assert c.validate(event) == [], event
+        assert set(event) == {f.name for f in c.fields}
+
+
+def test_same_seed_same_events_other_seed_other_events():
+    a = [next(g) for g in [events(5, build_domain(5))] for _ in range(300)]
+    b = [next(g) for g in [events(5, build_domain(5))] for _ in range(300)]
+    c = [next(g) for g in [events(6, build_domain(6))] for _ in range(300)]
+    strip = [{k: v for k, v in e.items() if k != "sold_at"} for e in a]
+    assert strip == [{k: v for k, v in e.items() if k != "sold_at"} for e in b]
+    assert [e["event_id"] for e in a] != [e["event_id"] for e in c]
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"quantity": "two"}, "wrong_type"),
+    ({"quantity": 500}, "out_of_range"),
+    ({"payment_method": "barter"}, "unknown_enum"),
+    ({"store_id": None}, "missing_field"),
+    ({"unit_price": 1.234}, "wrong_type"),
+    ({"sold_at": "yesterday"}, "wrong_type"),
+])
+def test_broken_events_fail_with_their_reason(change, reason):
+    c = load_contract("pos_sales")
+    event = {**next(events(1, build_domain(1))), **change}
+    assert [v.reason for v in c.validate(event)] == [reason]
+
+
+def test_contract_errors_name_the_problem():
+    base = {"name": "x", "key": "id", "event_time": "ts",
+            "fields": [{"name": "id", "type": "string"}, {"name": "ts", "type": "timestamp"}]}
+    assert parse_contract(base).allowed_lateness == timedelta(0)
+    with pytest.raises(ContractError, match="unknown type"):
+        parse_contract({**base, "fields": [{"name": "id", "type": "varchar"}]})
+    with pytest.raises(ContractError, match="'nope' is not a field"):
+        parse_contract({**base, "key": "nope"})
+    with pytest.raises(ContractError, match="bad duration"):
+        parse_contract({**base, "allowed_lateness": "soon"})
+
+
+def test_iceberg_schemas_follow_the_contract():
+    for c in stream_contracts():
+        silver = silver_schema(c)
+        names = [f.name for f in silver.fields]
+        assert names[: len(c.fields)] == [f.name for f in c.fields]
+        assert {"is_late", "kafka_partition", "kafka_offset", "ingested_at"} <= set(names)
+    assert [f.name for f in bronze_schema().fields][:2] == ["kafka_key", "kafka_value"]
+    tables = table_definitions(stream_contracts())
+    assert "silver.quarantine" in tables and "bronze.pos_sales" in tables
+
+
+def test_flink_sql_derives_from_the_contract():
+    c = load_contract("pos_sales")
+    ddl, inserts = build_statements([c], {"properties.bootstrap.servers": "b:1"}, Sinks("iceberg"))
+    source, view = ddl
+    assert "'topic' = 'pos_sales'" in source
+    assert "WATERMARK FOR `event_time` AS `event_time` - INTERVAL '5' SECOND" in source
+    for f in c.fields:
+        assert f"AS `{f.name}`" in view
+    bronze, silver, quarantine = inserts
+    assert bronze.startswith("INSERT INTO `iceberg`.`bronze`.`pos_sales`")
+    assert "PARTITION BY `event_id`" in silver
+    assert "`reason` IS NOT NULL" in quarantine
+
+
+@pytest.mark.parametrize("delta, literal", [
+    (timedelta(seconds=5), "INTERVAL '5' SECOND"),
+    (timedelta(hours=48), "INTERVAL '2' DAY"),
+    (timedelta(hours=49), "INTERVAL '49' HOUR"),
+    (timedelta(minutes=90), "INTERVAL '90' MINUTE"),
+    (timedelta(milliseconds=1500), "INTERVAL '1.500' SECOND(3)"),
+])
+def test_interval_literals(delta, literal):
+    assert interval(delta) == literal

@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import pytest
+
+from headwater.settings import SettingsError, load_settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_local_defaults_bind_loopback():
+    s = load_settings({})
+    assert s.profile == "local"
+    assert s.bind_host == "127.0.0.1"
+    assert s.kafka.bootstrap_servers.startswith("127.0.0.1:")
+    assert s.warehouse.startswith("file:///")
+
+
+def test_environment_overrides_nested_values():
+    s = load_settings({"HEADWATER_KAFKA__BOOTSTRAP_SERVERS": "broker:19092", "HEADWATER_FLINK__PARALLELISM": "3",
+                       "HEADWATER_CATALOG__PROPERTIES": "io-impl=x,s3.endpoint=http://minio:9000"})
+    assert s.kafka.port == 19092
+    assert s.flink.parallelism == 3
+    assert s.catalog.properties == {"io-impl": "x", "s3.endpoint": "http://minio:9000"}
+
+
+def test_file_then_profile_then_environment(tmp_path: Path):
+    cfg = tmp_path / "headwater.yaml"
+    cfg.write_text(
+        "trino: {port: 18080}\n"
+        "profiles:\n"
+        "  local: {trino: {port: 28080}, producer: {rate: 7}}\n"
+    )
+    s = load_settings({"HEADWATER_CONFIG": str(cfg), "HEADWATER_PRODUCER__RATE": "9"})
+    assert s.trino.port == 28080
+    assert s.producer.rate == 9.0
+
+
+def test_cluster_profile_needs_every_endpoint():
+    with pytest.raises(SettingsError, match="HEADWATER_KAFKA__BOOTSTRAP_SERVERS"):
+        load_settings({"HEADWATER_PROFILE": "cluster"})
+
+
+def test_cluster_profile_with_endpoints():
+    env = {"HEADWATER_PROFILE": "cluster", "HEADWATER_KAFKA__BOOTSTRAP_SERVERS": "k:9092",
+           "HEADWATER_POSTGRES__HOST": "pg", "HEADWATER_POSTGRES__PASSWORD": "pw",
+           "HEADWATER_CATALOG__WAREHOUSE": "s3://lake/warehouse", "HEADWATER_FLINK__REST_URL": "http://jm:8081",
+           "HEADWATER_TRINO__HOST": "trino"}
+    s = load_settings(env)
+    props = s.iceberg_catalog_properties()
+    assert props["uri"] == "jdbc:postgresql://pg:5432/iceberg"
+    assert props["jdbc.schema-version"] == "V1"
+    assert props["warehouse"] == "s3://lake/warehouse"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"HEADWATER_PROFILE": "prod"}, "choose one of local, cluster"),
+    ({"HEADWATER_KAFKA__NOPE": "1"}, "unknown setting kafka.nope"),
+    ({"HEADWATER_FLINK__PARALLELISM": "many"}, "flink.parallelism='many' is not a valid int"),
+    ({"HEADWATER_CONFIG": "/nonexistent/headwater.yaml"}, "does not exist"),
+])
+def test_bad_settings_say_what_is_wrong(env, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env)
+
+
+def test_local_password_missing_says_how_to_get_one(tmp_path: Path):
+    s = load_settings({"HEADWATER_RUN_DIR": str(tmp_path)})
+    with pytest.raises(SettingsError, match="make up"):
+        _ = s.postgres_password
