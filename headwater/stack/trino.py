@@ -22,6 +22,8 @@ JVM_FLAGS = [
     "-XX:PerMethodRecompilationCutoff=10000", "-XX:PerBytecodeRecompilationCutoff=10000",
     "-Djdk.attach.allowAttachSelf=true", "-Djdk.nio.maxCachedBufferSize=2000000", "-Dfile.encoding=UTF-8",
     "-XX:+EnableDynamicAgentLoading",
+    # JDK 24+ warnings about native access and sun.misc.Unsafe in Trino's libraries
+    "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
 ]
 # Trino refuses to start with fewer open files than this
 MIN_OPEN_FILES = 8192
@@ -141,9 +143,15 @@ class Trino(Service):
         with urllib.request.urlopen(f"{self.settings.trino.url}/v1/info", timeout=3) as resp:
             return json.loads(resp.read())
 
+    def _catalog_answers(self) -> bool:
+        # "starting": false comes a few seconds before the node list lets queries run
+        # (NO_NODES_AVAILABLE until the 5 s discovery refresh): ready means a catalog query works
+        return self.info().get("starting") is False and bool(
+            self.query(f"show schemas from {self.settings.catalog.name}"))
+
     def wait_ready(self) -> None:
         proc = self.processes()[0]
-        wait_for(lambda: self.info().get("starting") is False, self.start_timeout, "Trino to finish starting",
+        wait_for(self._catalog_answers, self.start_timeout, "Trino to answer a query on the Iceberg catalog",
                  alive=proc.running, log=proc.log_tail)
 
     def health(self) -> Health:

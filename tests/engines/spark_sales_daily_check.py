@@ -2,7 +2,7 @@
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from pyspark.sql import SparkSession
@@ -17,7 +17,7 @@ def main() -> None:
     for r in rows:
         r["unit_price"] = Decimal(r["unit_price"])
         r["discount"] = Decimal(r["discount"])
-        r["sold_at"] = datetime.fromisoformat(r["sold_at"].replace("Z", "+00:00")).astimezone(timezone.utc)
+        r["sold_at"] = datetime.fromisoformat(r["sold_at"].replace("Z", "+00:00")).astimezone(UTC)
     schema = ("sale_id string, store_id string, quantity int, unit_price decimal(10,2), "
               "discount decimal(10,2), sold_at timestamp")
     df = spark.createDataFrame(rows, schema=schema)

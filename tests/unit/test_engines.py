@@ -23,7 +23,8 @@ def _cases() -> list[str]:
         {k: v for k, v in base.items() if k != "sale_id"}, {**base, "unit_price": "abc"},
         {**base, "sold_at": "yesterday"}, {**base, "line_number": 1.5}, {**base, "discount": -1},
         {**base, "quantity": "2"}, {**base, "unit_price": 1.234}, {**base, "sold_at": "2026-11-20 07:00:00"},
-        {**base, "quantity": 99999999999}, {**base, "quantity": True}, {**base, "store_id": 7}, {**base, "store_id": {"id": 1}}, {**base, "customer_id": [1]}, {**base, "discount": None},
+        {**base, "quantity": 99999999999}, {**base, "quantity": True}, {**base, "store_id": 7},
+        {**base, "store_id": {"id": 1}}, {**base, "customer_id": [1]}, {**base, "discount": None},
     ]
     payloads = [json.dumps(e) for e in good + broken]
     payloads += ["not json{", "[1, 2]", '"just a string"', ""]
