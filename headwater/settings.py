@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from headwater import PROJECT_ROOT
 
@@ -214,11 +215,16 @@ class Settings:
         props.update(self.catalog.properties)
         return props
 
+    def postgres_url(self, database: str, driver: str = "psycopg2") -> str:
+        """SQLAlchemy URL of one database on the stack's PostgreSQL (credentials URL-quoted)."""
+        pg = self.postgres
+        return (f"postgresql+{driver}://{quote(pg.user, safe='')}:{quote(self.postgres_password, safe='')}"
+                f"@{pg.host}:{pg.port}/{database}")
+
     def pyiceberg_catalog_properties(self) -> dict[str, str]:
         """The same catalog for pyiceberg's SqlCatalog (tests, table creation)."""
-        pg = self.postgres
         props = {
-            "uri": f"postgresql+psycopg2://{pg.user}:{self.postgres_password}@{pg.host}:{pg.port}/{pg.catalog_database}",
+            "uri": self.postgres_url(self.postgres.catalog_database),
             "warehouse": self.warehouse,
         }
         props.update(self.catalog.properties)

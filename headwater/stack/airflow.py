@@ -79,8 +79,7 @@ class Airflow(Service):
         env.update({
             "AIRFLOW_HOME": str(self.home),
             # psycopg2 for sync; Airflow derives the asyncpg URL itself
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
-                f"postgresql+psycopg2://{pg.user}:{s.postgres_password}@{pg.host}:{pg.port}/{pg.airflow_database}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": s.postgres_url(pg.airflow_database),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             # LocalExecutor forks this many workers at scheduler start
             "AIRFLOW__CORE__PARALLELISM": str(a.parallelism),

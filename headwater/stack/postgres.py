@@ -111,6 +111,14 @@ class Postgres(Service):
                     f"{self.home}: a parent directory is private. Set HEADWATER_RUN_DIR to a path "
                     f"{user[0]!r} can traverse (e.g. under /var/tmp), or HEADWATER_POSTGRES__OS_USER."
                 )
+            check = subprocess.run([str(self.bin_dir() / "postgres"), "--version"], capture_output=True,
+                                   **self._as_user())
+            if check.returncode != 0:
+                raise StackError(
+                    f"{user[0]!r} cannot run {self.bin_dir() / 'postgres'} (a parent directory is private). "
+                    "Install PostgreSQL system-wide (e.g. `apt-get install postgresql`), or set "
+                    "HEADWATER_CACHE_DIR to a directory other users can traverse."
+                )
         pwfile = self.home / "initdb.pw"
         pwfile.write_text(password + "\n")
         os.chmod(pwfile, 0o600)
