@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from headwater.contracts import Contract, load_contract, stream_contracts
-from headwater.contracts.flink import parse_expr, quote, reason_exprs
+from headwater.contracts.flink import not_after, parse_expr, quote, reason_exprs
 
 JOB_NAME = "headwater-ingest"
 PAYLOAD = "CAST(`kafka_value` AS STRING)"
@@ -50,7 +50,9 @@ def source_ddl(contract: Contract, kafka_options: dict[str, str]) -> str:
     time comes from the payload, falling back to the Kafka timestamp when the payload has
     none (a NULL rowtime would fail the watermark operator).
     """
-    event_time = parse_expr(contract.field(contract.event_time), PAYLOAD)
+    parsed = parse_expr(contract.field(contract.event_time), PAYLOAD)
+    # a far-future event time (broken clock) must not drag the watermark ahead of every other event
+    event_time = f"CASE WHEN {parsed} <= {not_after(contract)} THEN {parsed} END"
     options = {
         "connector": "kafka",
         "topic": contract.topic,
@@ -82,7 +84,7 @@ def source_ddl(contract: Contract, kafka_options: dict[str, str]) -> str:
 
 def parsed_view_ddl(contract: Contract) -> str:
     """Typed fields, the reason a record breaks its contract (NULL if none) and lineage."""
-    reason, detail = reason_exprs(contract, PAYLOAD)
+    reason, detail = reason_exprs(contract, "`kafka_value`", "`kafka_key`")
     fields = ",\n  ".join(f"{parse_expr(f, PAYLOAD)} AS {quote(f.name)}" for f in contract.fields)
     event_time = parse_expr(contract.field(contract.event_time), PAYLOAD)
     return f"""CREATE TEMPORARY VIEW {quote(contract.name + '_parsed')} AS

@@ -73,15 +73,83 @@ def cmd_stop_jobs(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_produce(s: Settings, a: argparse.Namespace) -> int:
-    from producers.run import produce
+def produce_options(s: Settings, a: argparse.Namespace):  # -> producers.run.ProduceOptions
+    """Producer options: the settings' defaults, overridden by command-line flags."""
+    from datetime import datetime
 
-    result = produce(s, a.stream, count=a.count, rate=a.rate, seed=a.seed, duplicates=a.duplicates,
-                     duration=a.duration, progress=not a.quiet)
-    print(json.dumps({"run_id": result.run_id, "acknowledged": result.acked, "kinds": result.kinds,
-                      "distinct_event_ids": len(result.event_ids), "ledger": str(result.ledger),
-                      "events_per_second": round(result.rate, 1)}))
+    from headwater.contracts import stream_contracts
+    from producers.faults import MALFORMED, FaultPlan
+    from producers.run import ProduceOptions
+
+    p = s.producer
+
+    def pick(flag: object, default: object) -> object:
+        return default if flag is None else flag
+
+    streams = pick(a.streams, p.streams) or ",".join(c.name for c in stream_contracts())
+    classes = pick(a.malformed_classes, p.malformed_classes) or ",".join(MALFORMED)
+    try:
+        plan = FaultPlan(late=pick(a.late, p.late), late_beyond=pick(a.late_beyond, p.late_beyond),
+                         disorder=pick(a.disorder, p.disorder), duplicates=pick(a.duplicates, p.duplicates),
+                         malformed=pick(a.malformed, p.malformed),
+                         malformed_classes=tuple(c for c in classes.split(",") if c))
+    except ValueError as exc:
+        raise StackError(str(exc)) from None
+    start = datetime.fromisoformat(a.start.replace("Z", "+00:00")) if a.start else None
+    if start is not None and start.tzinfo is None:
+        raise StackError("--start needs a time zone, e.g. 2026-11-01T00:00:00Z")
+    return ProduceOptions(streams=tuple(x for x in streams.split(",") if x), count=a.count,
+                          rate=pick(a.rate, p.rate), seed=pick(a.seed, p.seed), duration=a.duration,
+                          start=start, speedup=a.speedup, faults=plan)
+
+
+def cmd_produce(s: Settings, a: argparse.Namespace) -> int:
+    if a.from_csv:
+        from producers.replay import replay_csv
+
+        result = replay_csv(s, a.from_csv, a.streams or "", speedup=a.speedup or 0.0, progress=not a.quiet)
+    else:
+        from producers.run import produce
+
+        result = produce(s, produce_options(s, a), deadline=a.deadline, progress=not a.quiet)
+    print(json.dumps({"run_id": result.run_id, "acknowledged": result.acked,
+                      "kinds": {f"{st}:{k}": n for (st, k), n in sorted(result.kinds.items())},
+                      "ledger": str(result.ledger), "events_per_second": round(result.rate, 1)}))
     return 0
+
+
+def cmd_shop_writer(s: Settings, a: argparse.Namespace) -> int:
+    from producers.shop import ShopWriter
+
+    p = s.producer
+    counts = ShopWriter(s, rate=a.rate if a.rate is not None else p.shop_rate, step_s=p.shop_step_s,
+                        seed=p.seed).run(duration=a.duration)
+    print(json.dumps(counts))
+    return 0
+
+
+def cmd_masterdata(s: Settings, a: argparse.Namespace) -> int:
+    import time
+    from datetime import UTC, date, datetime, timedelta
+
+    from producers.domain import build_domain
+    from producers.masterdata import write_drop
+
+    domain = build_domain(s.producer.seed)
+    today = datetime.now(UTC).date()
+    first = date.fromisoformat(a.since) if a.since else today - timedelta(days=s.producer.masterdata_backfill_days)
+    day = first
+    while True:
+        while day <= today:
+            for path in write_drop(domain, s.landing_dir, day):
+                print(f"dropped {path}", flush=True)
+            day += timedelta(days=1)
+        if not a.follow:
+            return 0
+        # one drop per day: wake at the next UTC midnight
+        tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
+        time.sleep(max(1.0, min(600.0, (tomorrow - datetime.now(UTC)).total_seconds())))
+        today = datetime.now(UTC).date()
 
 
 def cmd_trino(s: Settings, a: argparse.Namespace) -> int:
@@ -151,14 +219,32 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("-f", "--follow", action="store_true")
     add("submit", cmd_submit, "submit the streaming jobs (resuming from their latest checkpoint or savepoint)")
     add("stop-jobs", cmd_stop_jobs, "stop running Flink jobs with a savepoint")
-    sp = add("produce", cmd_produce, "send generated events to Kafka and write a ledger")
-    sp.add_argument("--stream", default="pos_sales")
-    sp.add_argument("--count", type=int, default=0, help="events to send (0: until --duration or Ctrl-C)")
+    sp = add("produce", cmd_produce, "send generated events to Kafka and write a ledger of what was acknowledged")
+    sp.add_argument("--streams", "--stream", default=None, help="comma-separated streams (default: all)")
+    sp.add_argument("--count", type=int, default=0, help="messages to send (0: until --duration or Ctrl-C)")
     sp.add_argument("--duration", type=float, default=0.0, help="seconds to run (0: no limit)")
-    sp.add_argument("--rate", type=float, default=None, help="events per second (0: as fast as possible)")
+    sp.add_argument("--rate", type=float, default=None, help="POS sale lines per second, the other streams in "
+                    "proportion (0: as fast as possible)")
     sp.add_argument("--seed", type=int, default=None)
-    sp.add_argument("--duplicates", type=float, default=0.0, help="fraction of events sent again (same id)")
+    sp.add_argument("--start", help="simulate time from this instant (ISO-8601) instead of the wall clock")
+    sp.add_argument("--speedup", type=float, default=0.0, help="with --start or --from-csv: simulated seconds per "
+                    "second (0: as fast as possible)")
+    sp.add_argument("--late", type=float, default=None, help="share of events sent late")
+    sp.add_argument("--late-beyond", type=float, default=None, help="share of the late ones beyond the "
+                    "contract's allowed lateness")
+    sp.add_argument("--disorder", type=float, default=None, help="share sent out of order (within the watermark)")
+    sp.add_argument("--duplicates", type=float, default=None, help="share of events sent again (same id)")
+    sp.add_argument("--malformed", type=float, default=None, help="share of malformed records")
+    sp.add_argument("--malformed-classes", default=None, help="comma-separated classes (default: all)")
+    sp.add_argument("--from-csv", default=None, help="replay a CSV file into the stream given by --stream")
+    sp.add_argument("--deadline", type=float, default=60.0, help="seconds to keep retrying an unreachable broker")
     sp.add_argument("--quiet", action="store_true", help="no progress line")
+    sp = add("shop-writer", cmd_shop_writer, "insert, update and delete online orders in the shop database")
+    sp.add_argument("--rate", type=float, default=None, help="orders placed per second")
+    sp.add_argument("--duration", type=float, default=0.0, help="seconds to run (0: until stopped)")
+    sp = add("masterdata", cmd_masterdata, "drop the daily master-data files into the landing folder")
+    sp.add_argument("--since", help="first day to drop (default: the configured backfill before today)")
+    sp.add_argument("--follow", action="store_true", help="keep running and drop each new day's files")
     sp = add("trino", cmd_trino, "open the Trino CLI on the iceberg catalog")
     sp.add_argument("--execute", "-e", help="run one statement and exit")
     sp = add("spark", cmd_spark, "run a PySpark job from spark_jobs/ with spark-submit")

@@ -135,8 +135,24 @@ class SparkSettings:
 
 @dataclass
 class ProducerSettings:
+    #: comma-separated streams; empty means every Kafka stream contract
+    streams: str = ""
+    #: mean POS sale lines per second; the other streams follow in proportion
     rate: float = 20.0
     seed: int = 42
+    #: fault injection: shares of messages (0..1)
+    late: float = 0.0
+    late_beyond: float = 0.25
+    disorder: float = 0.0
+    duplicates: float = 0.0
+    malformed: float = 0.0
+    #: comma-separated malformed classes; empty means all
+    malformed_classes: str = ""
+    #: the OLTP writer: online orders placed per second, and seconds between status changes
+    shop_rate: float = 0.5
+    shop_step_s: float = 20.0
+    #: the master-data writer: days of history dropped at first start
+    masterdata_backfill_days: int = 7
 
 
 @dataclass
@@ -192,6 +208,11 @@ class Settings:
                 "(or set HEADWATER_POSTGRES__PASSWORD)"
             )
         raise SettingsError("postgres.password is required in the cluster profile: set HEADWATER_POSTGRES__PASSWORD")
+
+    @property
+    def landing_dir(self) -> Path:
+        """Where master-data files land (one drop per day)."""
+        return self.run_dir / "landing"
 
     @property
     def checkpoint_dir(self) -> str:

@@ -1,11 +1,14 @@
 """Send generated events to Kafka with an idempotent producer and keep a ledger of what was acknowledged.
 
 The ledger (``<run_dir>/ledger/<run_id>.jsonl``) is the ground truth later checks reconcile
-against: one line per message the broker acknowledged, with its event id and how it was sent.
+against: one line per message the broker acknowledged, with its stream, Kafka partition and
+offset, event id, what it was sent as (valid, late, late_beyond_limit, duplicate, malformed
+and which class) and where downstream must put it.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import random
@@ -13,16 +16,31 @@ import signal
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from headwater.contracts import load_contract
 from headwater.settings import Settings
-from producers import pos_sales
+from producers import clickstream, customer_feedback, equipment_metrics, inventory_updates, pos_sales
 from producers.domain import build_domain
+from producers.faults import FaultInjector, FaultPlan, Message
+from producers.signals import DemandClock
 
-GENERATORS: dict[str, Callable[..., Iterator[dict]]] = {"pos_sales": pos_sales.events}
+GENERATORS: dict[str, Callable[..., Iterator[dict]]] = {
+    "pos_sales": pos_sales.events,
+    "clickstream": clickstream.events,
+    "inventory_updates": inventory_updates.events,
+    "customer_feedback": customer_feedback.events,
+    "equipment_metrics": equipment_metrics.events,
+}
+#: events of each stream per POS sale line, on average
+STREAM_WEIGHTS = {"pos_sales": 1.0, "clickstream": 3.0, "inventory_updates": 0.3, "customer_feedback": 0.05,
+                  "equipment_metrics": 2.0}
+#: streams whose rate does not follow customer demand (sensors read around the clock)
+UNSHAPED = {"equipment_metrics"}
 RUN_ID_HEADER = "headwater-run-id"
 
 
@@ -31,53 +49,95 @@ class ProduceError(RuntimeError):
 
 
 @dataclass
+class ProduceOptions:
+    streams: tuple[str, ...] = ("pos_sales",)
+    #: messages to send in all (0: no limit)
+    count: int = 0
+    #: mean POS sale lines per second, other streams in proportion (0: as fast as possible)
+    rate: float = 20.0
+    seed: int = 42
+    #: seconds to run (0: no limit)
+    duration: float = 0.0
+    #: simulate time from here instead of following the wall clock
+    start: datetime | None = None
+    #: with ``start``: simulated seconds per wall second (0: as fast as possible)
+    speedup: float = 0.0
+    faults: FaultPlan = field(default_factory=FaultPlan)
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.streams if s not in GENERATORS]
+        if unknown:
+            raise ProduceError(f"no generator for {', '.join(unknown)} (have: {', '.join(GENERATORS)})")
+
+
+@dataclass
 class ProduceResult:
     run_id: str
-    stream: str
     ledger: Path
     acked: int = 0
     failed: int = 0
-    kinds: dict[str, int] = field(default_factory=dict)
-    event_ids: set[str] = field(default_factory=set)
+    kinds: Counter = field(default_factory=Counter)
+    #: ids of events that must be in Silver (valid and late-within-limit), per stream
+    silver_ids: dict[str, set[str]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.acked / self.seconds if self.seconds else 0.0
 
+    @property
+    def event_ids(self) -> set[str]:
+        """Silver-bound event ids of all streams (one stream runs have just theirs)."""
+        return set().union(*self.silver_ids.values()) if self.silver_ids else set()
 
-def plan(stream: str, seed: int, count: int, duplicates: float) -> Iterator[tuple[str, dict]]:
-    """(kind, event) pairs: the generator's events with resends of earlier ones mixed in."""
-    gen = GENERATORS[stream](seed, build_domain(seed))
-    rng = random.Random(seed ^ 0x5EED)
-    sent: list[dict] = []
-    produced = 0
-    while count <= 0 or produced < count:
-        if sent and rng.random() < duplicates:
-            yield "duplicate", rng.choice(sent[-1000:])
+
+def plan(opts: ProduceOptions) -> Iterator[tuple[datetime, Message]]:
+    """(event time, message) in event-time order across streams; deterministic for a seed and a start."""
+    live_fast = opts.start is None and opts.rate <= 0
+    start = opts.start or datetime.now(UTC)
+    domain = build_domain(opts.seed)
+    heap: list[tuple[datetime, int, dict]] = []
+    gens: list[Iterator[dict]] = []
+    clocks: list[Callable[[], datetime]] = []
+    injectors: list[FaultInjector] = []
+    for i, name in enumerate(opts.streams):
+        contract = load_contract(name)
+        rng = random.Random(f"{opts.seed}:{name}")
+        if live_fast:
+            clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
         else:
-            event = next(gen)
-            sent.append(event)
-            yield "valid", event
-        produced += 1
+            rate = opts.rate if opts.rate > 0 else 1.0  # simulated time needs some pace even "as fast as possible"
+            clock = DemandClock(rng, rate * STREAM_WEIGHTS[name], start, shaped=name not in UNSHAPED)
+        gen = GENERATORS[name](hash((opts.seed, name)) & 0xFFFFFFFF, domain, clock)
+        gens.append(gen)
+        clocks.append(clock)
+        injectors.append(FaultInjector(contract, opts.faults, random.Random(f"{opts.seed}:{name}:faults")))
+        event = next(gen)
+        heapq.heappush(heap, (_event_time(contract, event), i, event))
+    while heap:
+        t, i, event = heapq.heappop(heap)
+        for message in injectors[i].messages(event, t):
+            yield t, message
+        nxt = next(gens[i])
+        heapq.heappush(heap, (_event_time(injectors[i].contract, nxt), i, nxt))
 
 
-def produce(settings: Settings, stream: str, count: int = 0, rate: float | None = None, seed: int | None = None,
-            duplicates: float = 0.0, duration: float = 0.0, deadline: float = 60.0,
-            progress: bool = True) -> ProduceResult:
-    """Send ``count`` events (0 = until ``duration`` or Ctrl-C) at ``rate`` events/s (0 = as fast as possible)."""
+def _event_time(contract, event: dict) -> datetime:
+    return datetime.fromisoformat(event[contract.event_time].replace("Z", "+00:00"))
+
+
+def produce(settings: Settings, opts: ProduceOptions, deadline: float = 60.0, progress: bool = True,
+            messages: Iterator[tuple[datetime, Message]] | None = None) -> ProduceResult:
+    """Send the planned messages (or the given ones, e.g. a CSV replay); raise ProduceError
+    (after the deadline) if the broker does not acknowledge them."""
     from confluent_kafka import Producer
 
-    contract = load_contract(stream)
-    if stream not in GENERATORS:
-        raise ProduceError(f"no generator for {stream!r} yet (have: {', '.join(GENERATORS)})")
-    rate = settings.producer.rate if rate is None else rate
-    seed = settings.producer.seed if seed is None else seed
-    run_id = f"{stream}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    run_id = f"{'+'.join(opts.streams)}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     ledger_path = settings.run_dir / "ledger" / f"{run_id}.jsonl"
     ledger_path.parent.mkdir(parents=True, exist_ok=True)
-    result = ProduceResult(run_id, stream, ledger_path)
+    result = ProduceResult(run_id, ledger_path)
     errors: list[str] = []
+    pending: list[str] = []
     quiet = logging.getLogger("headwater.producer.client")
     quiet.setLevel(logging.CRITICAL)
     conf = {
@@ -86,71 +146,97 @@ def produce(settings: Settings, stream: str, count: int = 0, rate: float | None 
         "acks": "all",
         "linger.ms": 20,
         "compression.type": "lz4",
+        "message.max.bytes": 4 * 1024 * 1024,  # oversized test records must reach the broker
         "delivery.timeout.ms": int(deadline * 1000),
         "logger": quiet,
     }
     conf.update(settings.kafka.client_properties)
     producer = Producer(conf)
-    ledger = ledger_path.open("w")
 
-    def on_delivery(err, msg, kind: str, event_id: str) -> None:
+    def on_delivery(err, msg, message: Message) -> None:
         if err is not None:
             result.failed += 1
             errors.append(str(err))
             return
         result.acked += 1
-        result.kinds[kind] = result.kinds.get(kind, 0) + 1
-        result.event_ids.add(event_id)
-        ledger.write(json.dumps({"event_id": event_id, "kind": kind, "partition": msg.partition(),
-                                 "offset": msg.offset()}) + "\n")
+        result.kinds[(message.stream, message.malformed_class or message.kind)] += 1
+        if message.expected == "silver":
+            result.silver_ids.setdefault(message.stream, set()).add(message.event_id)
+        pending.append(json.dumps({
+            "stream": message.stream, "partition": msg.partition(), "offset": msg.offset(),
+            "kind": message.kind, "class": message.malformed_class, "event_id": message.event_id,
+            "expected": message.expected}))
 
     stop = {"now": False}
     # Ctrl-C or `make down` (SIGTERM): stop sending, flush what is queued, close the ledger
     previous = {sig: signal.signal(sig, lambda *_: stop.update(now=True)) for sig in (signal.SIGINT, signal.SIGTERM)}
     headers = [(RUN_ID_HEADER, run_id.encode())]
-    start = time.monotonic()
-    last_report = start
-    try:
-        for i, (kind, event) in enumerate(plan(stream, seed, count, duplicates)):
-            if stop["now"] or (duration and time.monotonic() - start >= duration):
-                break
-            if rate > 0:  # pace to the target rate
-                ahead = start + i / rate - time.monotonic()
-                if ahead > 0:
-                    time.sleep(ahead)
-            key = event.get(contract.partition_key or contract.key)
-            value = json.dumps(event, separators=(",", ":")).encode()
-            eid = event[contract.key]
-            while True:
-                try:
-                    producer.produce(contract.topic, value=value, key=None if key is None else str(key).encode(),
-                                     headers=headers,
-                                     on_delivery=lambda err, msg, k=kind, e=eid: on_delivery(err, msg, k, e))
+    wall_start = time.monotonic()
+    sim_start = opts.start or datetime.now(UTC)
+    paced = (opts.start is None and opts.rate > 0) or (opts.start is not None and opts.speedup > 0)
+    speedup = 1.0 if opts.start is None else opts.speedup
+    last_report = wall_start
+    sent = 0
+    with ledger_path.open("w") as ledger:
+        try:
+            for t, message in (plan(opts) if messages is None else messages):
+                if stop["now"] or (opts.count and sent >= opts.count) or (
+                        opts.duration and time.monotonic() - wall_start >= opts.duration):
                     break
-                except BufferError:  # local queue full: let deliveries drain
-                    producer.poll(0.1)
-            producer.poll(0)
-            if errors and errors[0]:
-                break
-            if progress and time.monotonic() - last_report >= 2:
-                last_report = time.monotonic()
-                print(f"\r  {stream}: {result.acked} acknowledged, {result.acked / (last_report - start):.0f} events/s",
-                      end="", file=sys.stderr, flush=True)
-        remaining = producer.flush(deadline)
-        if remaining:
-            errors.append(f"{remaining} messages still unacknowledged after {deadline:.0f}s")
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        result.seconds = time.monotonic() - start
-        ledger.close()
-        if progress:
-            print(f"\r  {stream}: {result.acked} acknowledged in {result.seconds:.1f}s "
-                  f"({result.rate:.0f} events/s), ledger {ledger_path}", file=sys.stderr, flush=True)
+                if paced:  # send each event when its (scaled) event time comes
+                    wait_until(producer, wall_start, (t - sim_start).total_seconds() / speedup, stop)
+                while True:
+                    try:
+                        producer.produce(message.stream, value=message.value, key=message.key, headers=headers,
+                                         on_delivery=lambda err, msg, m=message: on_delivery(err, msg, m))
+                        break
+                    except BufferError:  # local queue full: let deliveries drain
+                        producer.poll(0.05)
+                sent += 1
+                producer.poll(0)
+                if pending and len(pending) >= 5000:
+                    ledger.write("\n".join(pending) + "\n")
+                    pending.clear()
+                if errors:
+                    break
+                if progress and time.monotonic() - last_report >= 2:
+                    last_report = time.monotonic()
+                    print(f"\r  {result.acked} acknowledged, {result.acked / (last_report - wall_start):.0f} events/s",
+                          end="", file=sys.stderr, flush=True)
+            # delivery reports (acknowledged or timed out) all arrive within the delivery timeout
+            remaining = producer.flush(deadline + 10)
+            if remaining:
+                errors.append(f"{remaining} messages still unacknowledged after {deadline:.0f}s")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if pending:
+                ledger.write("\n".join(pending) + "\n")
+            result.seconds = time.monotonic() - wall_start
+            if progress:
+                print(f"\r  {result.acked} acknowledged in {result.seconds:.1f}s ({result.rate:.0f} events/s), "
+                      f"ledger {ledger_path}", file=sys.stderr, flush=True)
     if errors:
-        kafka_down = any("_TRANSPORT" in e or "_MSG_TIMED_OUT" in e or "timed out" in e for e in errors)
+        down = any(s in e for e in errors for s in ("_TRANSPORT", "TIMED_OUT", "timed out", "_ALL_BROKERS_DOWN",
+                                                    "unacknowledged"))
         hint = (f" Is Kafka running at {settings.kafka.bootstrap_servers}? Try `make status` / `make up`."
-                if kafka_down else "")
-        raise ProduceError(f"{len(errors)} messages were not acknowledged (first error: {errors[0]}).{hint} "
-                           f"The {result.acked} acknowledged ones are in {ledger_path}.")
+                if down else "")
+        raise ProduceError(f"{sent - result.acked} of {sent} messages were not acknowledged by the broker within "
+                           f"{deadline:.0f}s (first error: {errors[0]}).{hint} Only the {result.acked} acknowledged "
+                           f"ones are in the ledger {ledger_path}.")
     return result
+
+
+def wait_until(producer, wall_start: float, due: float, stop: dict) -> None:
+    """Pace: serve delivery reports until ``due`` seconds after the start, or a stop request."""
+    while not stop["now"]:
+        left = due - (time.monotonic() - wall_start)
+        if left <= 0:
+            return
+        producer.poll(min(left, 0.5))
+
+
+def read_ledger(path: Path) -> list[dict]:
+    """The entries of a ledger file."""
+    with path.open() as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -8,9 +8,10 @@ JSON validation here, Flink SQL in :mod:`headwater.contracts.flink`, Iceberg sch
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -87,20 +88,34 @@ class Violation:
     detail: str
 
 
+SOURCES = ("kafka", "postgres", "files")
+#: Record-level reasons, checked before the fields, in this order.
+RECORD_REASONS = ("oversized", "invalid_utf8", "invalid_json", "null_key")
+#: Every reason a record can be quarantined for, in order of precedence.
+REASONS = (*RECORD_REASONS, "missing_field", "wrong_type", "unknown_enum", "out_of_range", "future_event_time")
+
+
 @dataclass(frozen=True)
 class Contract:
     name: str
     description: str
     source: str
     key: str
-    event_time: str
     fields: tuple[Field, ...]
+    #: The event-time field; master-data files have none (they carry a file date).
+    event_time: str | None = None
     partition_key: str | None = None
     watermark_delay: timedelta = timedelta(seconds=5)
     allowed_lateness: timedelta = timedelta(0)
     freshness_target: timedelta = timedelta(minutes=5)
+    #: An event time further ahead of the clock than this is a broken clock, not an event.
+    max_clock_skew: timedelta = timedelta(hours=1)
+    #: Larger records are quarantined as oversized (Bronze still keeps them).
+    max_record_bytes: int = 1024 * 1024
     partitioning: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: postgres: the table in the shop database; files: csv or json.
+    source_table: str | None = None
+    file_format: str | None = None
 
     @property
     def topic(self) -> str:
@@ -113,8 +128,37 @@ class Contract:
                 return f
         raise KeyError(f"{self.name} has no field {name!r}")
 
+    def classify(self, key: bytes | None, value: bytes | None, now: datetime | None = None) -> list[Violation]:
+        """Check one Kafka record as received (bytes); empty list means it keeps the contract.
+
+        The same checks, in the same order, as the Flink SQL derived in
+        :mod:`headwater.contracts.flink`: record-level problems first, then the fields.
+        """
+        if value is not None and len(value) > self.max_record_bytes:
+            return [Violation("oversized", "", f"{len(value)} bytes > {self.max_record_bytes}")]
+        try:
+            text = value.decode("utf-8") if value is not None else None
+        except UnicodeDecodeError:
+            return [Violation("invalid_utf8", "", "the value is not valid UTF-8")]
+        try:
+            record = json.loads(text) if text is not None else None
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            return [Violation("invalid_json", "", "the value is not a JSON object")]
+        if self.partition_key and key is None:
+            return [Violation("null_key", "", "the record has no key")]
+        out = self.validate(record)
+        if not out and self.event_time:
+            now = now or datetime.now(UTC)
+            ts = _typed(self.field(self.event_time), record.get(self.event_time))
+            if ts is not None and ts > now + self.max_clock_skew:
+                out.append(Violation("future_event_time", self.event_time,
+                                     f"{self.event_time}={record[self.event_time]} is ahead of the clock"))
+        return out
+
     def validate(self, record: Any) -> list[Violation]:
-        """Check one decoded JSON record against the contract; empty list means valid."""
+        """Check one decoded JSON record's fields against the contract; empty list means valid."""
         if not isinstance(record, dict):
             return [Violation("invalid_json", "", "the value is not a JSON object")]
         out: list[Violation] = []
@@ -192,27 +236,45 @@ def _field(raw: dict[str, Any], where: str) -> Field:
 
 def parse_contract(data: dict[str, Any], where: str = "contract") -> Contract:
     """Build a Contract from its decoded YAML, checking it hangs together."""
+    known = {"name", "description", "source", "key", "event_time", "fields", "partition_key", "watermark_delay",
+             "allowed_lateness", "freshness_target", "max_clock_skew", "max_record_bytes", "partitioning",
+             "source_table", "file_format"}
+    unknown = set(data) - known
+    if unknown:
+        raise ContractError(f"{where}: unknown keys {sorted(unknown)}")
     try:
         fields = tuple(_field(f, f"{where}.fields") for f in data["fields"])
         contract = Contract(
             name=data["name"], description=data.get("description", ""), source=data.get("source", "kafka"),
-            key=data["key"], event_time=data["event_time"], fields=fields,
+            key=data["key"], event_time=data.get("event_time"), fields=fields,
             partition_key=data.get("partition_key"),
             watermark_delay=parse_duration(data.get("watermark_delay", "5s")),
             allowed_lateness=parse_duration(data.get("allowed_lateness", "0s")),
             freshness_target=parse_duration(data.get("freshness_target", "5m")),
+            max_clock_skew=parse_duration(data.get("max_clock_skew", "1h")),
+            max_record_bytes=int(data.get("max_record_bytes", 1024 * 1024)),
             partitioning=tuple(data.get("partitioning") or ()),
+            source_table=data.get("source_table"), file_format=data.get("file_format"),
         )
     except KeyError as exc:
         raise ContractError(f"{where}: missing {exc.args[0]!r}") from None
+    if contract.source not in SOURCES:
+        raise ContractError(f"{where}: source must be one of {', '.join(SOURCES)}")
     names = [f.name for f in fields]
     if len(set(names)) != len(names):
         raise ContractError(f"{where}: duplicate field names")
     for ref in (contract.key, contract.event_time, contract.partition_key):
         if ref is not None and ref not in names:
             raise ContractError(f"{where}: {ref!r} is not a field")
-    if contract.field(contract.event_time).type != "timestamp":
-        raise ContractError(f"{where}: the event-time field must be a timestamp")
+    if contract.source != "files":
+        if contract.event_time is None:
+            raise ContractError(f"{where}: a {contract.source} stream needs an event_time field")
+        if contract.field(contract.event_time).type != "timestamp":
+            raise ContractError(f"{where}: the event-time field must be a timestamp")
+    if contract.source == "files" and contract.file_format not in ("csv", "json"):
+        raise ContractError(f"{where}: a files dataset needs file_format csv or json")
+    if contract.source == "postgres" and not contract.source_table:
+        raise ContractError(f"{where}: a postgres dataset needs source_table")
     if not contract.field(contract.key).required:
         raise ContractError(f"{where}: the key field must be required")
     return contract
@@ -232,6 +294,11 @@ def contract_names() -> list[str]:
     return sorted(p.stem for p in CONTRACTS_DIR.glob("*.yaml"))
 
 
+def contracts(source: str | None = None) -> list[Contract]:
+    """Every contract, or those of one source (kafka, postgres, files)."""
+    return [c for c in map(load_contract, contract_names()) if source is None or c.source == source]
+
+
 def stream_contracts() -> list[Contract]:
     """Contracts of the streams that arrive through Kafka."""
-    return [c for c in map(load_contract, contract_names()) if c.source == "kafka"]
+    return contracts("kafka")

@@ -65,11 +65,29 @@ def _sql_literal(value: object) -> str:
     return repr(value)
 
 
-def rule_checks(contract: Contract, payload: str) -> list[tuple[str, str, str]]:
-    """(condition that means broken, reason code, detail expression) in order of precedence."""
+def byte_length(column: str) -> str:
+    """Length in bytes of a BYTES column (Flink SQL has no length function for bytes)."""
+    b64 = f"TO_BASE64({column})"
+    padding = f"CASE WHEN {b64} LIKE '%==' THEN 2 WHEN {b64} LIKE '%=' THEN 1 ELSE 0 END"
+    return f"(CHAR_LENGTH({b64}) / 4 * 3 - {padding})"
+
+
+def rule_checks(contract: Contract, value: str, key: str) -> list[tuple[str, str, str]]:
+    """(condition that means broken, reason code, detail expression) in order of precedence.
+
+    ``value`` and ``key`` are the record's raw BYTES columns; the order is the one of
+    :meth:`headwater.contracts.Contract.classify`.
+    """
+    payload = f"CAST({value} AS STRING)"
     checks: list[tuple[str, str, str]] = [
+        (f"{value} IS NOT NULL AND {byte_length(value)} > {contract.max_record_bytes}", "oversized",
+         f"'the value is larger than {contract.max_record_bytes} bytes'"),
+        # decoding replaces invalid sequences: a value that does not survive the round trip is not UTF-8
+        (f"CAST({payload} AS BYTES) <> {value}", "invalid_utf8", "'the value is not valid UTF-8'"),
         (f"NOT ({payload} IS JSON OBJECT)", "invalid_json", "'the value is not a JSON object'"),
     ]
+    if contract.partition_key:
+        checks.append((f"{key} IS NULL", "null_key", "'the record has no key'"))
     for f in contract.fields:
         raw, typed = raw_value(f, payload), parse_expr(f, payload)
         # JSON_VALUE is NULL for an absent key, a JSON null and an object or array alike;
@@ -94,12 +112,22 @@ def rule_checks(contract: Contract, payload: str) -> list[tuple[str, str, str]]:
         if bounds:
             checks.append((" OR ".join(bounds), "out_of_range",
                            f"CONCAT('{f.name}=', {raw}, ' is outside [{f.min}, {f.max}]')"))
+    if contract.event_time:
+        event_time = contract.field(contract.event_time)
+        checks.append((f"{parse_expr(event_time, payload)} > {not_after(contract)}", "future_event_time",
+                       f"CONCAT('{event_time.name}=', {raw_value(event_time, payload)}, ' is ahead of the clock')"))
     return checks
 
 
-def reason_exprs(contract: Contract, payload: str) -> tuple[str, str]:
+def not_after(contract: Contract) -> str:
+    """The latest event time believable now: later ones come from a broken clock."""
+    seconds = int(contract.max_clock_skew.total_seconds())
+    return f"TIMESTAMPADD(SECOND, {seconds}, CURRENT_TIMESTAMP)"
+
+
+def reason_exprs(contract: Contract, value: str, key: str) -> tuple[str, str]:
     """(reason code, detail) SQL expressions: NULL, NULL for a record that keeps its contract."""
-    checks = rule_checks(contract, payload)
+    checks = rule_checks(contract, value, key)
     reason = "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r, _ in checks) + " END"
     detail = "CASE " + " ".join(f"WHEN {c} THEN {d}" for c, _, d in checks) + " END"
     return reason, detail

@@ -15,10 +15,10 @@ def services(settings: Settings) -> list[Service]:
     from headwater.stack.postgres import Postgres
     from headwater.stack.spark import Spark
     from headwater.stack.trino import Trino
-    from headwater.stack.workloads import Producer, StreamingJobs
+    from headwater.stack.workloads import MasterDataWriter, Producer, ShopWriterService, StreamingJobs
 
     return [cls(settings) for cls in (Postgres, Kafka, Iceberg, Flink, Trino, Spark, Airflow,
-                                      StreamingJobs, Producer)]
+                                      StreamingJobs, Producer, ShopWriterService, MasterDataWriter)]
 
 
 #: The seven services `make status` must show healthy; the rest are workloads on top.

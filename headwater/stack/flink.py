@@ -235,7 +235,9 @@ class Flink(Service):
         argv = [str(self.flink_home / "bin" / "flink"), "run", "-d", "-m", self._jm_address(),
                 "-py", str(script), "-pyexec", str(install.venv_python(self.venv))]
         if restore:
-            argv += ["-s", restore]
+            # -n: when the contracts changed (a stream added), operators of the new graph that have no
+            # saved state start fresh; their Kafka sources then resume from the group's committed offsets
+            argv += ["-s", restore, "-n"]
             install.say(f"submitting Flink job {name}, resuming from {restore}")
         else:
             install.say(f"submitting Flink job {name} (no earlier state: starting from committed offsets)")

@@ -8,7 +8,7 @@ from headwater import PROJECT_ROOT
 from headwater.stack.base import Health, Service
 from headwater.stack.flink import Flink
 from headwater.stack.kafka import Kafka, ensure_topics
-from headwater.stack.proc import ManagedProcess
+from headwater.stack.proc import ManagedProcess, wait_for
 
 INGEST_SCRIPT = PROJECT_ROOT / "flink_jobs" / "ingest.py"
 
@@ -66,17 +66,16 @@ class StreamingJobs(Service):
 
 
 class Producer(Service):
-    """A POS sales producer running at the configured rate until `make down`."""
+    """Producers of every stream at the configured rate (and fault shares) until `make down`."""
 
     name = "producer"
-    title = "POS sales producer"
+    title = "Event producer"
 
     def processes(self) -> list[ManagedProcess]:
-        return [ManagedProcess("producer-pos_sales", self.settings.run_dir)]
+        return [ManagedProcess("producer", self.settings.run_dir)]
 
     def start(self) -> None:
-        self.processes()[0].start([sys.executable, "-m", "headwater", "produce", "--stream", "pos_sales",
-                                   "--rate", str(self.settings.producer.rate), "--quiet"], cwd=PROJECT_ROOT)
+        self.processes()[0].start([sys.executable, "-m", "headwater", "produce", "--quiet"], cwd=PROJECT_ROOT)
 
     def wait_ready(self) -> None:
         pass
@@ -85,4 +84,68 @@ class Producer(Service):
         proc = self.processes()[0]
         if not proc.running():
             return Health(False, "not running (`make produce` sends a batch by hand)")
-        return Health(True, f"pos_sales at {self.settings.producer.rate:g} events/s (pid {proc.pid()})")
+        p = self.settings.producer
+        return Health(True, f"{p.streams or 'all streams'}, {p.rate:g} sale lines/s and the rest in proportion "
+                            f"(pid {proc.pid()})")
+
+
+class ShopWriterService(Service):
+    """The OLTP writer: online orders placed, advanced and purged in the `shop` database."""
+
+    name = "shop-writer"
+    title = "Shop OLTP writer"
+
+    def start(self) -> None:
+        self.processes()[0].start([sys.executable, "-m", "headwater", "shop-writer"], cwd=PROJECT_ROOT)
+
+    def wait_ready(self) -> None:
+        from producers.shop import connect
+
+        proc = self.processes()[0]
+
+        def has_orders() -> bool:
+            with connect(self.settings) as conn:
+                return conn.execute("select count(*) from orders").fetchone()[0] > 0
+
+        wait_for(has_orders, 60, "the first online order in shop.orders", alive=proc.running, log=proc.log_tail)
+
+    def health(self) -> Health:
+        from producers.shop import connect
+
+        proc = self.processes()[0]
+        if not proc.running():
+            return Health(False, "not running")
+        try:
+            with connect(self.settings) as conn:
+                rows = dict(conn.execute("select status, count(*) from orders group by status").fetchall())
+        except Exception as exc:
+            return Health(False, f"shop database not readable: {exc}")
+        return Health(True, "shop.orders: " + ", ".join(f"{k} {v}" for k, v in sorted(rows.items())))
+
+
+class MasterDataWriter(Service):
+    """Drops the daily CRM/ERP master-data files into the landing folder."""
+
+    name = "masterdata"
+    title = "Master-data writer"
+
+    def start(self) -> None:
+        self.processes()[0].start([sys.executable, "-m", "headwater", "masterdata", "--follow"], cwd=PROJECT_ROOT)
+
+    def wait_ready(self) -> None:
+        from producers.masterdata import landed_days
+
+        proc = self.processes()[0]
+        wait_for(lambda: landed_days(self.settings.landing_dir), 120, "the first master-data drop",
+                 alive=proc.running, log=proc.log_tail)
+
+    def health(self) -> Health:
+        from producers.masterdata import landed_days
+
+        proc = self.processes()[0]
+        days = landed_days(self.settings.landing_dir)
+        if not proc.running():
+            return Health(False, "not running")
+        if not days:
+            return Health(False, f"no complete drop in {self.settings.landing_dir} yet")
+        return Health(True, f"{len(days)} daily drops in {self.settings.landing_dir}, latest {days[-1]}")

@@ -1,9 +1,10 @@
 """Run inside the Flink environment: evaluate the contract-derived Flink SQL on given records.
 
-Reads a JSON list of raw payload strings on stdin, prints a JSON list of
-{"reason": ..., "fields": {...}} as Flink computes them (batch mode, mini-cluster).
+stdin: {"contract": name, "max_record_bytes": n, "records": [[key_hex|null, value_hex|null], ...]}
+stdout: a JSON list of {"reason": ..., "fields": {...}} as Flink computes them (batch, mini-cluster).
 """
 
+import dataclasses
 import json
 import sys
 
@@ -13,21 +14,26 @@ from headwater.contracts import load_contract
 from headwater.contracts.flink import parse_expr, reason_exprs
 
 
+def _bytes(hex_or_none: str | None) -> str:
+    return "CAST(NULL AS BYTES)" if hex_or_none is None else f"CAST(X'{hex_or_none}' AS BYTES)"
+
+
 def main() -> None:
-    contract = load_contract(sys.argv[1])
-    payloads = json.load(sys.stdin)
+    request = json.load(sys.stdin)
+    contract = dataclasses.replace(load_contract(request["contract"]), max_record_bytes=request["max_record_bytes"])
+    records = request["records"]
     tenv = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
     tenv.get_config().set("table.local-time-zone", "UTC")
     tenv.get_config().set("parallelism.default", "1")
-    rows = ", ".join(f"({i}, '" + p.replace("'", "''") + "')" for i, p in enumerate(payloads))
-    reason, _ = reason_exprs(contract, "p")
-    cols = ", ".join(f"CAST({parse_expr(f, 'p')} AS STRING) AS `{f.name}`" for f in contract.fields)
-    sql = f"SELECT i, {reason} AS reason, {cols} FROM (VALUES {rows}) AS v(i, p)"
+    rows = ", ".join(f"({i}, {_bytes(k)}, {_bytes(v)})" for i, (k, v) in enumerate(records))
+    reason, _ = reason_exprs(contract, "v", "k")
+    cols = ", ".join(f"CAST({parse_expr(f, 'CAST(v AS STRING)')} AS STRING) AS `{f.name}`" for f in contract.fields)
+    sql = f"SELECT i, {reason} AS reason, {cols} FROM (VALUES {rows}) AS t(i, k, v)"
     out = {}
     names = [f.name for f in contract.fields]
     for row in tenv.execute_sql(sql).collect():
         out[row[0]] = {"reason": row[1], "fields": dict(zip(names, row[2:], strict=True))}
-    json.dump([out[i] for i in range(len(payloads))], sys.stdout)
+    json.dump([out[i] for i in range(len(records))], sys.stdout)
 
 
 if __name__ == "__main__":

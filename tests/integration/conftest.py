@@ -100,3 +100,13 @@ def caught_up(stack: Settings, producer_paused, count_rows) -> Callable[[], int]
         return end
 
     return wait
+
+
+def send_pos_sales(settings: Settings, count: int, seed: int, duplicates: float = 0.0):  # -> ProduceResult
+    """Send ``count`` POS sale messages as fast as the broker takes them, a share of them resent."""
+    from producers.faults import FaultPlan
+    from producers.run import ProduceOptions, produce
+
+    opts = ProduceOptions(streams=("pos_sales",), count=count, rate=0, seed=seed,
+                          faults=FaultPlan(duplicates=duplicates))
+    return produce(settings, opts, progress=False)

@@ -7,8 +7,7 @@ import pytest
 
 from headwater import PROJECT_ROOT
 from headwater.stack.flink import Flink
-from producers.run import produce
-from tests.integration.conftest import wait_until_equal
+from tests.integration.conftest import send_pos_sales, wait_until_equal
 from tests.integration.test_slice import CATCH_UP_S, bronze_count_sql, silver_counts_sql
 
 pytestmark = pytest.mark.integration
@@ -20,7 +19,7 @@ def _headwater(*args: str) -> None:
 
 
 def test_down_up_keeps_counts_and_resumes_without_duplicates(stack, trino, count_rows):
-    first = produce(stack, "pos_sales", count=1500, rate=0, seed=202, duplicates=0.05, progress=False)
+    first = send_pos_sales(stack, count=1500, seed=202, duplicates=0.05)
     wait_until_equal(lambda: count_rows(bronze_count_sql(first.run_id)), first.acked, CATCH_UP_S,
                      "first batch in bronze")
     wait_until_equal(lambda: trino.query(silver_counts_sql(first.event_ids))[0],
@@ -37,7 +36,7 @@ def test_down_up_keeps_counts_and_resumes_without_duplicates(stack, trino, count
     assert count_rows(bronze_count_sql(first.run_id)) == first.acked
     assert trino.query(silver_counts_sql(first.event_ids))[0] == (len(first.event_ids),) * 2
 
-    second = produce(stack, "pos_sales", count=700, rate=0, seed=303, duplicates=0.05, progress=False)
+    second = send_pos_sales(stack, count=700, seed=303, duplicates=0.05)
     both = first.event_ids | second.event_ids
     wait_until_equal(lambda: count_rows(bronze_count_sql(second.run_id)), second.acked, CATCH_UP_S,
                      "second batch in bronze")

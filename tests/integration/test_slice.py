@@ -5,8 +5,7 @@ import json
 import pytest
 from confluent_kafka import Producer
 
-from producers.run import produce
-from tests.integration.conftest import wait_until_equal
+from tests.integration.conftest import send_pos_sales, wait_until_equal
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +23,9 @@ def silver_counts_sql(event_ids: set[str]) -> str:
 
 
 def test_produced_events_land_exactly_once(stack, trino, count_rows):
-    result = produce(stack, "pos_sales", count=2000, rate=0, seed=101, duplicates=0.1, progress=False)
+    result = send_pos_sales(stack, count=2000, seed=101, duplicates=0.1)
     assert result.acked == 2000 and result.failed == 0
-    assert 100 < result.kinds["duplicate"] < 300  # the resends the producer chose (10%)
+    assert 100 < result.kinds[("pos_sales", "duplicate")] < 300  # the resends the producer chose (~10%)
     wait_until_equal(lambda: count_rows(bronze_count_sql(result.run_id)), result.acked, CATCH_UP_S,
                      "every acknowledged record in bronze.pos_sales")
     wait_until_equal(lambda: trino.query(silver_counts_sql(result.event_ids))[0],
@@ -55,7 +54,7 @@ def test_malformed_records_go_to_quarantine_and_bronze_keeps_them(stack, trino, 
     wait_until_equal(
         lambda: sorted(trino.query(f"select from_utf8(kafka_key), reason from iceberg.silver.quarantine "
                                    f"where from_utf8(kafka_key) in ({keys})")),
-        sorted([(f"{marker}:{r}", "invalid_json" if r == "not_utf8" else r) for r in bad]),
+        sorted([(f"{marker}:{r}", "invalid_utf8" if r == "not_utf8" else r) for r in bad]),
         CATCH_UP_S, "each broken record in silver.quarantine with its reason")
     assert count_rows(f"select count(*) from iceberg.bronze.pos_sales where from_utf8(kafka_key) in ({keys})") == 6
     raw = trino.query(f"select kafka_value from iceberg.bronze.pos_sales where from_utf8(kafka_key) = "

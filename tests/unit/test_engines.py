@@ -1,19 +1,20 @@
 """The contract's rules give the same verdict in Python (producers, tests) and in Flink SQL (the job),
 and the Spark transform computes what a hand calculation says. Engines run in-process: no services."""
 
+import dataclasses
 import json
 from decimal import Decimal
 
 import pytest
 
-from headwater.contracts import load_contract
+from headwater.contracts import REASONS, load_contract
 from producers.domain import build_domain
 from producers.pos_sales import events
 
 pytestmark = pytest.mark.unit
 
 
-def _cases() -> list[str]:
+def _cases() -> list[tuple[bytes | None, bytes | None]]:
     gen = events(9, build_domain(9))
     good = [next(gen) for _ in range(20)]
     base = good[0]
@@ -25,28 +26,37 @@ def _cases() -> list[str]:
         {**base, "quantity": "2"}, {**base, "unit_price": 1.234}, {**base, "sold_at": "2026-11-20 07:00:00"},
         {**base, "quantity": 99999999999}, {**base, "quantity": True}, {**base, "store_id": 7},
         {**base, "store_id": {"id": 1}}, {**base, "customer_id": [1]}, {**base, "discount": None},
+        {**base, "sold_at": "2099-01-01T00:00:00.000Z"}, {**base, "padding": "x" * 3000},
     ]
-    payloads = [json.dumps(e) for e in good + broken]
-    payloads += ["not json{", "[1, 2]", '"just a string"', ""]
-    return payloads
+    records = [(b"key", json.dumps(e).encode()) for e in good + broken]
+    records += [(b"key", v) for v in (b"not json{", b"[1, 2]", b'"just a string"', b"", None)]
+    encoded = json.dumps(base).encode()
+    records += [
+        (None, encoded),  # no key
+        (b"key", encoded.replace(b'"S0', b'"\xffS0')),  # a stray byte inside a string: JSON, but not UTF-8
+        (b"key", encoded.replace(b'"S0', b'"\\u00ffS0')),  # the same character escaped: valid
+    ]
+    return records
 
 
 def test_flink_sql_and_python_agree_on_every_record(engine):
-    contract = load_contract("pos_sales")
-    payloads = _cases()
-    flink = engine("flink", "flink", "flink_rule_check.py", ["pos_sales"], payloads)
-    for payload, got in zip(payloads, flink, strict=True):
-        try:
-            record = json.loads(payload)
-        except ValueError:
-            record = None
-        violations = contract.validate(record)
+    contract = dataclasses.replace(load_contract("pos_sales"), max_record_bytes=2000)
+    records = _cases()
+    request = {"contract": "pos_sales", "max_record_bytes": 2000,
+               "records": [[None if k is None else k.hex(), None if v is None else v.hex()] for k, v in records]}
+    flink = engine("flink", "flink", "flink_rule_check.py", [], request)
+    reasons = set()
+    for (key, value), got in zip(records, flink, strict=True):
+        violations = contract.classify(key, value)
         expected = violations[0].reason if violations else None
-        assert got["reason"] == expected, (payload, got)
+        reasons.add(expected)
+        assert got["reason"] == expected, (key, value[:300] if value else value, got)
         if expected is None:  # typed values survive the trip
+            record = json.loads(value)
             assert got["fields"]["event_id"] == record["event_id"]
             assert Decimal(got["fields"]["unit_price"]) == Decimal(str(record["unit_price"]))
             assert got["fields"]["sold_at"].replace(" ", "T") + "Z" == record["sold_at"]
+    assert reasons == {None, *REASONS}, "every reason code is exercised"
 
 
 def test_spark_sales_daily_transform(engine):
