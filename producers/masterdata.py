@@ -25,7 +25,8 @@ from producers.signals import weather_for
 def _changes(seed: int, key: str, day: date, per_year: float) -> int:
     """How many changes an entity has had by ``day`` (change days drawn once per seed and key)."""
     rng = random.Random(f"{seed}:{key}")
-    n = int(per_year * 2)
+    expected = per_year * 2  # over the two years of the synthetic world
+    n = int(expected) + (1 if rng.random() < expected % 1 else 0)
     days = sorted(EPOCH + timedelta(days=rng.randint(1, 730)) for _ in range(n))
     return sum(1 for d in days if d <= day)
 

@@ -3,6 +3,8 @@ and the Spark transform computes what a hand calculation says. Engines run in-pr
 
 import dataclasses
 import json
+import random
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,12 +12,13 @@ import pytest
 from headwater.contracts import REASONS, load_contract
 from producers.domain import build_domain
 from producers.pos_sales import events
+from producers.signals import DemandClock
 
 pytestmark = pytest.mark.unit
 
 
 def _cases() -> list[tuple[bytes | None, bytes | None]]:
-    gen = events(9, build_domain(9))
+    gen = events(9, build_domain(9), DemandClock(random.Random(9), 5.0, datetime(2026, 11, 16, tzinfo=UTC)))
     good = [next(gen) for _ in range(20)]
     base = good[0]
     broken = [
