@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from headwater.contracts import Contract
@@ -53,7 +53,7 @@ class FaultPlan:
             raise ValueError(f"unknown malformed classes {sorted(unknown)} (known: {', '.join(MALFORMED)})")
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     """One Kafka message to send, with what it is."""
 
@@ -64,7 +64,6 @@ class Message:
     kind: str
     event_id: str | None
     malformed_class: str | None = None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
     def expected(self) -> str:

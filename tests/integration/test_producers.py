@@ -80,3 +80,50 @@ def test_an_unreachable_broker_fails_after_the_deadline_with_a_clear_error(tmp_p
     assert "50 of 50 messages were not acknowledged" in proc.stderr and "Is Kafka running" in proc.stderr
     ledgers = list((tmp_path / "ledger").glob("*.jsonl"))
     assert ledgers and ledgers[0].read_text() == ""  # nothing unacknowledged counted as sent
+
+
+def test_the_oltp_writer_inserts_updates_and_deletes_orders(stack):
+    from headwater.stack.proc import wait_for
+    from producers.shop import connect
+
+    def statuses() -> set[str]:
+        with connect(stack) as conn:
+            return {r[0] for r in conn.execute("select distinct status from orders")}
+
+    # orders move on every shop_step_s seconds: within a few steps some have been baked and delivered
+    wait_for(lambda: {"placed", "baking"} <= statuses(), 5 * stack.producer.shop_step_s + 30,
+             "orders to move from placed to baking")
+    with connect(stack) as conn:
+        orphans = conn.execute("select count(*) from order_items i left join orders o using (order_id) "
+                               "where o.order_id is null").fetchone()[0]
+        identity = conn.execute("select relreplident from pg_class where relname = 'orders'").fetchone()[0]
+    assert orphans == 0  # deletes take their lines along
+    assert identity == "f"  # full replica identity: CDC sees the old row of updates and deletes
+
+
+def test_the_csv_sample_replays_into_kafka_in_event_time_order(stack):
+    from pathlib import Path
+
+    from producers.replay import replay_csv
+
+    sample = Path(__file__).parent.parent / "data" / "clickstream_sample.csv"
+    result = replay_csv(stack, sample, "clickstream", speedup=0, progress=False)
+    entries = read_ledger(result.ledger)
+    assert result.acked == len(entries) == 8
+    by_partition = defaultdict(list)
+    for e in entries:
+        by_partition[e["partition"]].append(e)
+    contract = load_contract("clickstream")
+    for partition, es in by_partition.items():
+        offsets = sorted(e["offset"] for e in es)
+        msgs = _read_back(stack, "clickstream", partition, offsets[0], offsets[-1])
+        times = [json_time(msgs[o].value(), contract.event_time) for o in offsets]
+        assert times == sorted(times)  # within a partition (one session), in event-time order
+        for o in offsets:
+            assert contract.classify(msgs[o].key(), msgs[o].value()) == []
+
+
+def json_time(value: bytes, field: str) -> str:
+    import json
+
+    return json.loads(value)[field]

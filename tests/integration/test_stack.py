@@ -27,6 +27,10 @@ def test_status_json_shows_all_seven_healthy(stack):
     assert all(rows[name]["healthy"] for name in CORE_SERVICES), {n: rows[n]["detail"] for n in CORE_SERVICES}
     assert any(j["name"] == "headwater-ingest" and j["state"] == "RUNNING"
                for j in rows["flink"]["extra"]["jobs"])
+    # the workloads `make up` starts: ingest job, event producer, OLTP writer, master-data writer
+    for name in ("streaming", "producer", "shop-writer", "masterdata"):
+        assert rows[name]["healthy"], (name, rows[name]["detail"])
+    assert "shop.orders" in rows["shop-writer"]["detail"] and "daily drops" in rows["masterdata"]["detail"]
 
 
 def test_every_listening_port_of_the_stack_is_on_loopback(stack):
