@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -130,7 +131,9 @@ def plan(opts: ProduceOptions) -> Iterator[tuple[datetime, Message]]:
         else:
             rate = opts.rate if opts.rate > 0 else 1.0  # simulated time needs some pace even "as fast as possible"
             clock = DemandClock(rng, rate * STREAM_WEIGHTS[name], start, shaped=name not in UNSHAPED)
-        gen = GENERATORS[name](hash((opts.seed, name)) & 0xFFFFFFFF, domain, clock)
+        # a stable seed per stream (str hashes vary between processes); it includes the start, so a
+        # simulated run is reproduced by seed and start, and live runs never repeat each other's ids
+        gen = GENERATORS[name](zlib.crc32(f"{opts.seed}:{name}:{start.isoformat()}".encode()), domain, clock)
         gens.append(gen)
         clocks.append(clock)
         injectors.append(FaultInjector(contract, opts.faults, random.Random(f"{opts.seed}:{name}:faults")))

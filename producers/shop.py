@@ -9,12 +9,12 @@ from __future__ import annotations
 import random
 import signal
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from headwater.contracts import Contract, Field, load_contract
 from headwater.settings import Settings
-from producers.common import new_id
 from producers.domain import build_domain
 
 NEXT_STATUS = {"placed": "baking", "baking": "out_for_delivery", "out_for_delivery": "delivered"}
@@ -61,7 +61,7 @@ class ShopWriter:
     def place(self, conn, now: datetime) -> None:
         rng, d = self.rng, self.domain
         store = rng.choice([s for s in d.stores if s.has_delivery] or d.stores)
-        order_id = new_id(rng)
+        order_id = str(uuid.uuid4())  # a live system: ids must not repeat across restarts
         lines = [(rng.choice(d.products), rng.choice([1, 1, 2, 3])) for _ in range(rng.randint(1, 5))]
         total = sum((p.unit_price * q for p, q in lines), Decimal("0.00"))
         campaigns = d.active_campaigns(now.date())
@@ -76,7 +76,7 @@ class ShopWriter:
             for p, q in lines:
                 conn.execute("insert into order_items (order_item_id, order_id, product_id, quantity, unit_price, "
                              "added_at) values (%s, %s, %s, %s, %s, %s)",
-                             (new_id(rng), order_id, p.product_id, q, p.unit_price, now))
+                             (str(uuid.uuid4()), order_id, p.product_id, q, p.unit_price, now))
         self.counts["inserted"] += 1
 
     def advance(self, conn, now: datetime) -> None:
@@ -104,15 +104,22 @@ class ShopWriter:
         stop = {"now": False}
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.update(now=True))
+        import psycopg
+
         start = time.monotonic()
         placed = 0
-        with connect(self.settings) as conn:
-            while not stop["now"] and not (duration and time.monotonic() - start >= duration):
-                now = datetime.now(UTC)
-                self.advance(conn, now)
-                due = (time.monotonic() - start) * self.rate
-                while placed < due:
-                    self.place(conn, now)
-                    placed += 1
-                time.sleep(min(0.5, 1 / max(self.rate, 0.01)))  # pacing of the writer, not a readiness wait
+        while not stop["now"] and not (duration and time.monotonic() - start >= duration):
+            try:
+                with connect(self.settings) as conn:
+                    while not stop["now"] and not (duration and time.monotonic() - start >= duration):
+                        now = datetime.now(UTC)
+                        self.advance(conn, now)
+                        due = (time.monotonic() - start) * self.rate
+                        while placed < due:
+                            self.place(conn, now)
+                            placed += 1
+                        time.sleep(min(0.5, 1 / max(self.rate, 0.01)))  # the writer's pace, not a readiness wait
+            except psycopg.OperationalError as exc:  # the database restarted or is unreachable: try again
+                print(f"shop database unavailable ({exc}); retrying in 5 s", flush=True)
+                time.sleep(5)
         return self.counts

@@ -153,6 +153,15 @@ class Trino(Service):
         proc = self.processes()[0]
         wait_for(self._catalog_answers, self.start_timeout, "Trino to answer a query on the Iceberg catalog",
                  alive=proc.running, log=proc.log_tail)
+        self.ensure_views()
+
+    def ensure_views(self) -> None:
+        """(Re)create the contract-derived views over the Silver tables."""
+        from headwater.contracts import stream_contracts
+        from headwater.contracts.trino import view_sql
+
+        for contract in stream_contracts():
+            self.query(view_sql(contract, self.settings.catalog.name))
 
     def health(self) -> Health:
         try:

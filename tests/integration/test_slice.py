@@ -60,3 +60,11 @@ def test_malformed_records_go_to_quarantine_and_bronze_keeps_them(stack, trino, 
     raw = trino.query(f"select kafka_value from iceberg.bronze.pos_sales where from_utf8(kafka_key) = "
                       f"'{marker}:not_utf8'")[0][0]
     assert bytes(raw) == bad["not_utf8"]  # Bronze keeps the bytes exactly as received
+
+
+def test_contract_views_serve_the_silver_tables(stack, count_rows):
+    from headwater.contracts import stream_contracts
+
+    for c in stream_contracts():
+        assert count_rows(f"select count(*) from iceberg.silver.{c.name}_v") == \
+            count_rows(f"select count(*) from iceberg.silver.{c.name}")

@@ -98,3 +98,13 @@ def test_flink_sql_derives_from_the_contract():
 ])
 def test_interval_literals(delta, literal):
     assert interval(delta) == literal
+
+
+def test_trino_views_cast_every_contract_field():
+    from headwater.contracts.trino import view_sql
+
+    sql = view_sql(load_contract("pos_sales"), "iceberg")
+    assert sql.startswith("create or replace view iceberg.silver.pos_sales_v")
+    assert "cast(unit_price as decimal(10, 2)) as unit_price" in sql
+    assert "cast(sold_at as timestamp(6) with time zone) as sold_at" in sql
+    assert sql.rstrip().endswith("from iceberg.silver.pos_sales")

@@ -78,3 +78,15 @@ def test_spark_sales_daily_transform(engine):
         {"sale_date": "2026-11-20", "store_id": "S001", "revenue": "14.00", "units": 6, "receipts": 2, "lines": 3},
         {"sale_date": "2026-11-21", "store_id": "S002", "revenue": "9.90", "units": 1, "receipts": 1, "lines": 1},
     ]
+
+
+def test_spark_schemas_follow_every_contract(engine):
+    from headwater.contracts import contracts
+
+    seen = engine("spark", "spark", "spark_schema_check.py", [], {})
+    names = {"string": "string", "int": "int", "long": "bigint", "double": "double", "boolean": "boolean",
+             "timestamp": "timestamp", "date": "date"}
+    for c in contracts():
+        expected = [[f.name, f"decimal({f.decimal[0]},{f.decimal[1]})" if f.decimal else names[f.type],
+                     not f.required] for f in c.fields]
+        assert seen[c.name] == expected, c.name
