@@ -90,7 +90,14 @@ def parsed_view_ddl(contract: Contract) -> str:
     return f"""CREATE TEMPORARY VIEW {quote(contract.name + '_parsed')} AS
 SELECT
   {fields},
-  COALESCE({event_time} < CURRENT_WATERMARK(`event_time`), FALSE) AS `is_late`,
+  -- lateness is measured against the record's Kafka timestamp (when it was sent), not the job's
+  -- watermark, so a record replayed after a failure or restore is routed exactly as before
+  COALESCE(TIMESTAMPDIFF(SECOND, {event_time}, `kafka_timestamp`) > {int(contract.watermark_delay.total_seconds())},
+           FALSE) AS `is_late`,
+  COALESCE(TIMESTAMPDIFF(SECOND, {event_time}, `kafka_timestamp`) > {int(contract.allowed_lateness.total_seconds())},
+           FALSE) AS `beyond_lateness`,
+  TIMESTAMPDIFF(SECOND, {event_time}, `kafka_timestamp`) AS `lateness_seconds`,
+  {event_time} AS `parsed_event_time`,
   {reason} AS `reason`,
   {detail} AS `detail`,
   `kafka_key`, `kafka_value`, `kafka_topic`, `kafka_partition`, `kafka_offset`, `kafka_timestamp`,
@@ -114,9 +121,22 @@ SELECT {columns}, `is_late`, `kafka_partition`, `kafka_offset`, CURRENT_TIMESTAM
 FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY {quote(contract.key)} ORDER BY `proc_time` ASC) AS `row_num`
   FROM {quote(contract.name + '_parsed')}
-  WHERE `reason` IS NULL
+  WHERE `reason` IS NULL AND NOT `beyond_lateness`
 )
 WHERE `row_num` = 1"""
+
+
+def late_events_insert(contract: Contract, sinks: Sinks) -> str:
+    """Valid records that arrived later than the contract allows, with how late they were."""
+    key = parse_expr(contract.field(contract.key), PAYLOAD)
+    return f"""INSERT INTO {sinks.table('silver', 'late_events')}
+SELECT '{contract.name}' AS `stream`, {key} AS `event_id`, `parsed_event_time` AS `event_time`,
+  CAST(`lateness_seconds` AS BIGINT) AS `lateness_seconds`,
+  CAST({int(contract.allowed_lateness.total_seconds())} AS BIGINT) AS `allowed_lateness_seconds`,
+  `kafka_key`, `kafka_value`, `kafka_topic`, `kafka_partition`, `kafka_offset`, `kafka_timestamp`,
+  CURRENT_TIMESTAMP AS `ingested_at`
+FROM {quote(contract.name + '_parsed')}
+WHERE `reason` IS NULL AND `beyond_lateness`"""
 
 
 def quarantine_insert(contract: Contract, sinks: Sinks) -> str:
@@ -134,7 +154,8 @@ def build_statements(contracts: list[Contract], kafka_options: dict[str, str],
     ddl, inserts = [], []
     for c in contracts:
         ddl += [source_ddl(c, kafka_options), parsed_view_ddl(c)]
-        inserts += [bronze_insert(c, sinks), silver_insert(c, sinks), quarantine_insert(c, sinks)]
+        inserts += [bronze_insert(c, sinks), silver_insert(c, sinks), quarantine_insert(c, sinks),
+                    late_events_insert(c, sinks)]
     return ddl, inserts
 
 

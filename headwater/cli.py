@@ -152,6 +152,26 @@ def cmd_masterdata(s: Settings, a: argparse.Namespace) -> int:
         today = datetime.now(UTC).date()
 
 
+def cmd_reconcile(s: Settings, a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from headwater.reconcile import reconcile, render
+    from headwater.stack.trino import Trino
+
+    if a.ledger:
+        ledger = Path(a.ledger)
+    else:
+        ledgers = sorted((s.run_dir / "ledger").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+        if not ledgers:
+            raise StackError(f"no ledger under {s.run_dir / 'ledger'}: produce something first (`make produce`)")
+        ledger = ledgers[-1]
+    if not ledger.exists():
+        raise StackError(f"no ledger at {ledger}")
+    accounts = reconcile(s, ledger, Trino(s).query)
+    print(f"ledger {ledger}\n{render(accounts)}")
+    return 0 if all(acc.ok for acc in accounts) else 1
+
+
 def cmd_trino(s: Settings, a: argparse.Namespace) -> int:
     from headwater.stack.trino import Trino
 
@@ -245,6 +265,8 @@ def parser() -> argparse.ArgumentParser:
     sp = add("masterdata", cmd_masterdata, "drop the daily master-data files into the landing folder")
     sp.add_argument("--since", help="first day to drop (default: the configured backfill before today)")
     sp.add_argument("--follow", action="store_true", help="keep running and drop each new day's files")
+    sp = add("reconcile", cmd_reconcile, "account for every message of a producer run's ledger in the lakehouse")
+    sp.add_argument("ledger", nargs="?", help="ledger file (default: the newest under the run dir)")
     sp = add("trino", cmd_trino, "open the Trino CLI on the iceberg catalog")
     sp.add_argument("--execute", "-e", help="run one statement and exit")
     sp = add("spark", cmd_spark, "run a PySpark job from spark_jobs/ with spark-submit")

@@ -146,7 +146,6 @@ class FaultInjector:
     def __init__(self, contract: Contract, plan: FaultPlan, rng: random.Random) -> None:
         self.contract, self.plan, self.rng = contract, plan, rng
         self.classes = applicable_classes(contract, plan.malformed_classes)
-        self.recent: list[Message] = []
 
     def messages(self, event: dict, now: datetime) -> list[Message]:
         c, p, rng = self.contract, self.plan, self.rng
@@ -169,8 +168,7 @@ class FaultInjector:
             return [Message(c.name, message_key(c, event), encode(event), kind, eid)]
         out = [Message(c.name, message_key(c, event), encode(event), "valid", eid)]
         if rng.random() < p.duplicates:
-            # the same event sent again (a retry without idempotence, a replayed batch): now or a bit later
-            original = out[0] if rng.random() < 0.5 or not self.recent else rng.choice(self.recent)
-            out.append(Message(c.name, original.key, original.value, "duplicate", original.event_id))
-        self.recent = (self.recent + [out[0]])[-200:]
+            # the same event sent again at once (a retry without idempotence, a replayed batch); a
+            # resend much later would be a late event as well, and is not what this fault models
+            out.append(Message(c.name, out[0].key, out[0].value, "duplicate", eid))
         return out

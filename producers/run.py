@@ -28,6 +28,7 @@ from pathlib import Path
 from headwater.contracts import load_contract
 from headwater.settings import Settings
 from producers import clickstream, customer_feedback, equipment_metrics, inventory_updates, pos_sales
+from producers.common import WeightedPicker
 from producers.domain import build_domain
 from producers.faults import FaultInjector, FaultPlan, Message
 from producers.signals import DemandClock
@@ -137,8 +138,19 @@ def plan(opts: ProduceOptions) -> Iterator[tuple[datetime, Message]]:
         gens.append(gen)
         clocks.append(clock)
         injectors.append(FaultInjector(contract, opts.faults, random.Random(f"{opts.seed}:{name}:faults")))
-        event = next(gen)
-        heapq.heappush(heap, (_event_time(contract, event), i, event))
+        if not live_fast:
+            event = next(gen)
+            heapq.heappush(heap, (_event_time(contract, event), i, event))
+    if live_fast:
+        # as fast as possible, now: streams take turns in proportion to their weights
+        picker = WeightedPicker(range(len(gens)), [STREAM_WEIGHTS[n] for n in opts.streams])
+        rng = random.Random(f"{opts.seed}:mix")
+        while True:
+            i = picker.pick(rng)
+            event = next(gens[i])
+            now = datetime.now(UTC)
+            for message in injectors[i].messages(event, now):
+                yield now, message
     while heap:
         t, i, event = heapq.heappop(heap)
         for message in injectors[i].messages(event, t):
@@ -237,8 +249,9 @@ def produce(settings: Settings, opts: ProduceOptions, deadline: float = 60.0, pr
                     wait_until(producer, wall_start, (t - anchor).total_seconds() / speedup, stop)
                 while True:
                     try:
+                        # the Kafka timestamp is the arrival time lateness is measured against
                         producer.produce(opts.topic_prefix + message.stream, value=message.value, key=message.key,
-                                         headers=headers,
+                                         headers=headers, timestamp=int(t.timestamp() * 1000),
                                          on_delivery=lambda err, msg, m=message: on_delivery(err, msg, m))
                         break
                     except BufferError:  # local queue full: let deliveries drain

@@ -131,6 +131,8 @@ class Contract:
     def classify(self, key: bytes | None, value: bytes | None, now: datetime | None = None) -> list[Violation]:
         """Check one Kafka record as received (bytes); empty list means it keeps the contract.
 
+        ``now`` is when the record arrived (its Kafka timestamp), the reference of the clock check.
+
         The same checks, in the same order, as the Flink SQL derived in
         :mod:`headwater.contracts.flink`: record-level problems first, then the fields.
         """
@@ -156,6 +158,18 @@ class Contract:
                 out.append(Violation("future_event_time", self.event_time,
                                      f"{self.event_time}={record[self.event_time]} is ahead of the clock"))
         return out
+
+    def lateness(self, record: dict, arrival: datetime) -> str:
+        """``on_time``, ``late`` (behind the watermark's delay, within the allowed lateness) or
+        ``beyond`` (later than the allowed lateness), by when the record arrived in Kafka.
+
+        Whole seconds, truncated, as Flink's TIMESTAMPDIFF counts them: the job routes the same way.
+        """
+        ts = _typed(self.field(self.event_time), record.get(self.event_time))
+        seconds = int((arrival - ts).total_seconds())
+        if seconds > self.allowed_lateness.total_seconds():
+            return "beyond"
+        return "late" if seconds > self.watermark_delay.total_seconds() else "on_time"
 
     def validate(self, record: Any) -> list[Violation]:
         """Check one decoded JSON record's fields against the contract; empty list means valid."""

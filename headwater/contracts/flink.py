@@ -72,7 +72,8 @@ def byte_length(column: str) -> str:
     return f"(CHAR_LENGTH({b64}) / 4 * 3 - {padding})"
 
 
-def rule_checks(contract: Contract, value: str, key: str) -> list[tuple[str, str, str]]:
+def rule_checks(contract: Contract, value: str, key: str,
+                arrival: str = "`kafka_timestamp`") -> list[tuple[str, str, str]]:
     """(condition that means broken, reason code, detail expression) in order of precedence.
 
     ``value`` and ``key`` are the record's raw BYTES columns; the order is the one of
@@ -114,20 +115,22 @@ def rule_checks(contract: Contract, value: str, key: str) -> list[tuple[str, str
                            f"CONCAT('{f.name}=', {raw}, ' is outside [{f.min}, {f.max}]')"))
     if contract.event_time:
         event_time = contract.field(contract.event_time)
-        checks.append((f"{parse_expr(event_time, payload)} > {not_after(contract)}", "future_event_time",
+        checks.append((f"{parse_expr(event_time, payload)} > {not_after(contract, arrival)}", "future_event_time",
                        f"CONCAT('{event_time.name}=', {raw_value(event_time, payload)}, ' is ahead of the clock')"))
     return checks
 
 
-def not_after(contract: Contract) -> str:
-    """The latest event time believable now: later ones come from a broken clock."""
+def not_after(contract: Contract, arrival: str = "`kafka_timestamp`") -> str:
+    """The latest believable event time of a record that arrived at ``arrival``: later ones come
+    from a broken clock. Measured against the record's Kafka timestamp (when the producer sent
+    it), not the clock of the job, so a replay after a failure classifies a record the same way."""
     seconds = int(contract.max_clock_skew.total_seconds())
-    return f"TIMESTAMPADD(SECOND, {seconds}, CURRENT_TIMESTAMP)"
+    return f"TIMESTAMPADD(SECOND, {seconds}, {arrival})"
 
 
-def reason_exprs(contract: Contract, value: str, key: str) -> tuple[str, str]:
+def reason_exprs(contract: Contract, value: str, key: str, arrival: str = "`kafka_timestamp`") -> tuple[str, str]:
     """(reason code, detail) SQL expressions: NULL, NULL for a record that keeps its contract."""
-    checks = rule_checks(contract, value, key)
+    checks = rule_checks(contract, value, key, arrival)
     reason = "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r, _ in checks) + " END"
     detail = "CASE " + " ".join(f"WHEN {c} THEN {d}" for c, _, d in checks) + " END"
     return reason, detail

@@ -116,6 +116,21 @@ def quarantine_schema() -> Schema:
     ])
 
 
+def late_events_schema() -> Schema:
+    """silver.late_events: valid records of any stream that arrived later than its contract allows."""
+    return _schema([
+        ("stream", StringType(), "contract name"),
+        ("event_id", StringType(), "the record's key"),
+        ("event_time", TimestamptzType(), ""),
+        ("lateness_seconds", LongType(), "Kafka timestamp minus event time"),
+        ("allowed_lateness_seconds", LongType(), "the contract's allowed lateness"),
+        ("kafka_key", BinaryType(), ""),
+        ("kafka_value", BinaryType(), ""),
+        *[(n, t, "") for n, t in _KAFKA_META],
+        ("ingested_at", TimestamptzType(), ""),
+    ])
+
+
 def partition_spec(schema: Schema, transforms: list[str] | tuple[str, ...]) -> PartitionSpec:
     """A spec from transforms written like ``day(sold_at)`` or ``hour(ingested_at)``."""
     fields = []
@@ -140,4 +155,6 @@ def table_definitions(contracts: list[Contract]) -> dict[str, tuple[Schema, Part
         out[f"silver.{c.name}"] = (silver, partition_spec(silver, c.partitioning))
     quarantine = quarantine_schema()
     out["silver.quarantine"] = (quarantine, partition_spec(quarantine, ["day(ingested_at)"]))
+    late = late_events_schema()
+    out["silver.late_events"] = (late, partition_spec(late, ["day(ingested_at)"]))
     return out

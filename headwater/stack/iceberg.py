@@ -18,6 +18,15 @@ def catalog(settings):  # -> pyiceberg.catalog.sql.SqlCatalog
     return SqlCatalog(settings.catalog.name, **settings.pyiceberg_catalog_properties())
 
 
+def missing_tables(settings) -> list[str]:
+    """Contract-derived tables the catalog does not have yet."""
+    from headwater.contracts import stream_contracts
+    from headwater.contracts.iceberg import table_definitions
+
+    cat = catalog(settings)
+    return [name for name in table_definitions(stream_contracts()) if not cat.table_exists(name)]
+
+
 def ensure_tables(settings) -> list[str]:
     """Create missing namespaces and contract-derived tables; return the names created."""
     from headwater.contracts import stream_contracts
@@ -42,10 +51,13 @@ class Iceberg(Service):
         return []
 
     def running(self) -> bool:
+        # "running" means ready: the catalog answers and every contract's tables exist
         return self.health().ok
 
     def start(self) -> None:
-        ensure_tables(self.settings)
+        created = ensure_tables(self.settings)
+        if created:
+            print(f"  · created Iceberg tables: {', '.join(created)}")
 
     def endpoints(self) -> dict[str, str]:
         return {"Iceberg catalog": f"{self.settings.postgres.jdbc_url(self.settings.postgres.catalog_database)} "
@@ -61,5 +73,8 @@ class Iceberg(Service):
             return Health(False, f"catalog not reachable: {exc}")
         if missing:
             return Health(False, f"namespaces missing: {', '.join(missing)}")
+        absent = missing_tables(self.settings)
+        if absent:
+            return Health(False, f"tables missing (a contract was added?): {', '.join(absent)}; `make up` creates them")
         return Health(True, f"JDBC catalog {self.settings.catalog.name!r}: namespaces {', '.join(namespaces)}, "
                             f"{tables} tables")

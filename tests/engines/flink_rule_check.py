@@ -26,7 +26,7 @@ def main() -> None:
     tenv.get_config().set("table.local-time-zone", "UTC")
     tenv.get_config().set("parallelism.default", "1")
     rows = ", ".join(f"({i}, {_bytes(k)}, {_bytes(v)})" for i, (k, v) in enumerate(records))
-    reason, _ = reason_exprs(contract, "v", "k")
+    reason, _ = reason_exprs(contract, "v", "k", arrival="CURRENT_TIMESTAMP")
     cols = ", ".join(f"CAST({parse_expr(f, 'CAST(v AS STRING)')} AS STRING) AS `{f.name}`" for f in contract.fields)
     sql = f"SELECT i, {reason} AS reason, {cols} FROM (VALUES {rows}) AS t(i, k, v)"
     out = {}

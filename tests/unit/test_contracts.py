@@ -83,10 +83,11 @@ def test_flink_sql_derives_from_the_contract():
     assert "WATERMARK FOR `event_time` AS `event_time` - INTERVAL '5' SECOND" in source
     for f in c.fields:
         assert f"AS `{f.name}`" in view
-    bronze, silver, quarantine = inserts
+    bronze, silver, quarantine, late = inserts
     assert bronze.startswith("INSERT INTO `iceberg`.`bronze`.`pos_sales`")
     assert "PARTITION BY `event_id`" in silver
     assert "`reason` IS NOT NULL" in quarantine
+    assert "NOT `beyond_lateness`" in silver and late.startswith("INSERT INTO `iceberg`.`silver`.`late_events`")
 
 
 @pytest.mark.parametrize("delta, literal", [

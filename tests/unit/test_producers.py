@@ -74,6 +74,13 @@ def test_fault_shares_match_the_settings():
     assert kinds["duplicate"] / kinds["valid"] == pytest.approx(0.05, abs=0.01)
 
 
+def test_lateness_routing_matches_the_ledger_kind():
+    expected = {"valid": "on_time", "duplicate": "on_time", "late": "late", "late_beyond_limit": "beyond"}
+    for t, m in _messages(20000, faults=FaultPlan(late=0.2, late_beyond=0.5, disorder=0.3, duplicates=0.05)):
+        if m.kind in expected:  # t is the message's Kafka timestamp, as the job sees it
+            assert load_contract(m.stream).lateness(json.loads(m.value), t) == expected[m.kind], m
+
+
 def test_late_events_are_late_by_the_contract():
     for t, m in _messages(20000, faults=FaultPlan(late=0.3, late_beyond=0.5)):
         if m.kind not in ("late", "late_beyond_limit"):
