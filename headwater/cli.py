@@ -152,6 +152,14 @@ def cmd_masterdata(s: Settings, a: argparse.Namespace) -> int:
         today = datetime.now(UTC).date()
 
 
+def cmd_lag(s: Settings, a: argparse.Namespace) -> int:
+    from headwater.lag import render, stream_lags
+
+    lags = stream_lags(s)
+    print(json.dumps([x.as_dict() for x in lags], indent=2) if a.json else render(lags))
+    return 0
+
+
 def cmd_reconcile(s: Settings, a: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -265,6 +273,8 @@ def parser() -> argparse.ArgumentParser:
     sp = add("masterdata", cmd_masterdata, "drop the daily master-data files into the landing folder")
     sp.add_argument("--since", help="first day to drop (default: the configured backfill before today)")
     sp.add_argument("--follow", action="store_true", help="keep running and drop each new day's files")
+    sp = add("lag", cmd_lag, "per stream: consumer lag, event-time delay, Silver freshness against its target")
+    sp.add_argument("--json", action="store_true")
     sp = add("reconcile", cmd_reconcile, "account for every message of a producer run's ledger in the lakehouse")
     sp.add_argument("ledger", nargs="?", help="ledger file (default: the newest under the run dir)")
     sp = add("trino", cmd_trino, "open the Trino CLI on the iceberg catalog")

@@ -129,4 +129,9 @@ def status(settings: Settings, as_json: bool = False) -> int:
                          indent=2, default=str))
     else:
         print_table(settings, rows)
+        if all(r["healthy"] for r in rows if r["service"] in ("kafka", "flink", "trino", "streaming")):
+            from headwater.lag import render, stream_lags
+
+            print("\nStreams (`headwater lag`):")
+            print(render(stream_lags(settings)))
     return 0 if all(r["healthy"] for r in rows if r["core"]) else 1

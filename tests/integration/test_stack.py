@@ -76,3 +76,18 @@ def test_taken_port_names_the_service_and_the_port(tmp_path):
     assert proc.returncode == 1
     assert f"PostgreSQL needs port {port}" in proc.stderr and "already in use" in proc.stderr
     assert "HEADWATER_POSTGRES__PORT" in proc.stderr
+
+
+def test_lag_reports_every_stream_against_its_freshness_target(stack):
+    proc = _run("lag", "--json")
+    assert proc.returncode == 0, proc.stderr
+    lags = {row["stream"]: row for row in json.loads(proc.stdout)}
+    from headwater.contracts import stream_contracts
+
+    assert set(lags) == {c.name for c in stream_contracts()}
+    for c in stream_contracts():
+        row = lags[c.name]
+        assert row["consumer_lag"] is not None and row["consumer_lag"] >= 0
+        assert row["freshness_target_s"] == c.freshness_target.total_seconds()
+        # the producer `make up` started keeps every stream flowing: the job keeps up
+        assert row["event_time_delay_s"] is not None and row["silver_freshness_s"] is not None, row
