@@ -16,6 +16,7 @@ import logging
 import random
 import signal
 import sys
+import threading
 import time
 import uuid
 import zlib
@@ -222,7 +223,10 @@ def produce(settings: Settings, opts: ProduceOptions, deadline: float = 60.0, pr
 
     stop = {"now": False}
     # Ctrl-C or `make down` (SIGTERM): stop sending, flush what is queued, close the ledger
-    previous = {sig: signal.signal(sig, lambda *_: stop.update(now=True)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # signals can only be caught there
+        previous = {sig: signal.signal(sig, lambda *_: stop.update(now=True))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
     headers = [(RUN_ID_HEADER, run_id.encode())]
     wall_start = time.monotonic()
     paced = (opts.start is None and opts.rate > 0) or (opts.start is not None and opts.speedup > 0)
