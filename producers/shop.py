@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from headwater.contracts import Contract, Field, load_contract
+from headwater.contracts.types import engine_type
 from headwater.settings import Settings
 from producers.domain import build_domain
 
@@ -21,10 +22,7 @@ NEXT_STATUS = {"placed": "baking", "baking": "out_for_delivery", "out_for_delive
 
 
 def pg_type(f: Field) -> str:
-    if f.decimal:
-        return f"numeric({f.decimal[0]},{f.decimal[1]})"
-    return {"string": "text", "int": "integer", "long": "bigint", "double": "double precision",
-            "boolean": "boolean", "timestamp": "timestamptz", "date": "date"}[f.type]
+    return engine_type(f, "postgres")
 
 
 def table_ddl(contract: Contract) -> list[str]:

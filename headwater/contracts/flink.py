@@ -8,16 +8,8 @@ so a malformed record is routed to quarantine instead of failing the job.
 from __future__ import annotations
 
 from headwater.contracts import Contract, Field, text_pattern
+from headwater.contracts.types import engine_type
 
-_SCALAR = {
-    "string": "STRING",
-    "int": "INT",
-    "long": "BIGINT",
-    "double": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "timestamp": "TIMESTAMP_LTZ(3)",
-    "date": "DATE",
-}
 # ISO-8601 in UTC, with or without milliseconds, as the producers write it
 _TS_FORMATS = ("yyyy-MM-dd''T''HH:mm:ss.SSSX", "yyyy-MM-dd''T''HH:mm:ssX")
 
@@ -28,9 +20,7 @@ def _string_literal(value: str) -> str:
 
 def flink_type(f: Field) -> str:
     """The Flink SQL type of a contract field."""
-    if f.decimal:
-        return f"DECIMAL({f.decimal[0]}, {f.decimal[1]})"
-    return _SCALAR[f.type]
+    return engine_type(f, "flink")
 
 
 def quote(identifier: str) -> str:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from headwater.contracts import Contract, Field
-
-_SCALAR = {"string": "STRING", "int": "INT", "long": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN",
-           "timestamp": "TIMESTAMP", "date": "DATE"}
+from headwater.contracts.types import engine_type
 
 
 def spark_type(f: Field) -> str:
-    if f.decimal:
-        return f"DECIMAL({f.decimal[0]},{f.decimal[1]})"
-    return _SCALAR[f.type]
+    return engine_type(f, "spark")
 
 
 def spark_schema_ddl(contract: Contract) -> str:

@@ -5,15 +5,11 @@ commented for BI users, without the lineage columns the pipeline adds.
 from __future__ import annotations
 
 from headwater.contracts import Contract, Field
-
-_SCALAR = {"string": "varchar", "int": "integer", "long": "bigint", "double": "double", "boolean": "boolean",
-           "timestamp": "timestamp(6) with time zone", "date": "date"}
+from headwater.contracts.types import engine_type
 
 
 def trino_type(f: Field) -> str:
-    if f.decimal:
-        return f"decimal({f.decimal[0]}, {f.decimal[1]})"
-    return _SCALAR[f.type]
+    return engine_type(f, "trino")
 
 
 def view_name(contract: Contract) -> str:

@@ -110,3 +110,20 @@ def send_pos_sales(settings: Settings, count: int, seed: int, duplicates: float 
     opts = ProduceOptions(streams=("pos_sales",), count=count, rate=0, seed=seed,
                           faults=FaultPlan(duplicates=duplicates))
     return produce(settings, opts, progress=False)
+
+
+def reconciled(settings: Settings, trino: Trino, ledger, timeout: float) -> list:
+    """Wait until no entry of a ledger is missing downstream; fail with the account table if it stays so.
+
+    Returns the accounts, which the caller checks for misplaced and duplicated entries.
+    """
+    from headwater.reconcile import reconcile, render
+
+    def settled():
+        accounts = reconcile(settings, ledger, trino.query)
+        return accounts if all(a.missing == 0 for a in accounts) else None
+
+    try:
+        return wait_for(settled, timeout, "every ledger entry to reach the lakehouse", interval=3)
+    except Exception:
+        raise AssertionError(render(reconcile(settings, ledger, trino.query))) from None

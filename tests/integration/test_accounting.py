@@ -9,10 +9,10 @@ import pytest
 
 from headwater import PROJECT_ROOT
 from headwater.contracts import stream_contracts
-from headwater.reconcile import reconcile, render
-from headwater.stack.proc import wait_for
+from headwater.reconcile import render
 from producers.faults import FaultPlan
 from producers.run import ProduceOptions, produce
+from tests.integration.conftest import reconciled
 
 pytestmark = pytest.mark.integration
 
@@ -24,15 +24,7 @@ def test_every_ledger_entry_lands_exactly_where_the_ledger_says(stack, trino):
                      progress=False)
     assert result.acked == 3000
 
-    def settled():
-        accounts = reconcile(stack, result.ledger, trino.query)
-        return accounts if all(a.missing == 0 for a in accounts) else None
-
-    try:
-        accounts = wait_for(settled, 240, "every ledger entry to reach the lakehouse", interval=3)
-    except Exception:
-        accounts = reconcile(stack, result.ledger, trino.query)
-        raise AssertionError(render(accounts)) from None
+    accounts = reconciled(stack, trino, result.ledger, timeout=240)
     assert all(a.ok for a in accounts), render(accounts)
     assert {a.stream for a in accounts} == set(streams)
     totals = {t: sum(a.found[t] for a in accounts) for t in ("silver", "late_events", "quarantine")}

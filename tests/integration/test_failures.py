@@ -10,12 +10,13 @@ import pytest
 
 from flink_jobs.ingest import JOB_NAME
 from headwater.contracts import stream_contracts
-from headwater.reconcile import reconcile, render
+from headwater.reconcile import render
 from headwater.stack.flink import Flink
 from headwater.stack.kafka import Kafka
 from headwater.stack.proc import wait_for
 from producers.faults import FaultPlan
 from producers.run import ProduceOptions, produce
+from tests.integration.conftest import reconciled
 
 pytestmark = pytest.mark.integration
 
@@ -64,12 +65,5 @@ def test_taskmanager_kills_and_a_broker_restart_lose_and_duplicate_nothing(stack
     result = outcome["result"]
     assert result.acked > 1000 and result.failed == 0
 
-    def settled():
-        accounts = reconcile(stack, result.ledger, trino.query)
-        return accounts if all(a.missing == 0 for a in accounts) else None
-
-    try:
-        accounts = wait_for(settled, 420, "every ledger entry to reach the lakehouse after the failures", interval=5)
-    except Exception:
-        raise AssertionError(render(reconcile(stack, result.ledger, trino.query))) from None
+    accounts = reconciled(stack, trino, result.ledger, timeout=420)
     assert all(a.ok for a in accounts), render(accounts)

@@ -109,3 +109,12 @@ def test_trino_views_cast_every_contract_field():
     assert "cast(unit_price as decimal(10, 2)) as unit_price" in sql
     assert "cast(sold_at as timestamp(6) with time zone) as sold_at" in sql
     assert sql.rstrip().endswith("from iceberg.silver.pos_sales")
+
+
+def test_every_type_has_a_name_in_every_engine():
+    from headwater.contracts import SCALAR_TYPES
+    from headwater.contracts.types import DECIMAL, ENGINES, TYPE_NAMES
+
+    assert set(TYPE_NAMES) == set(SCALAR_TYPES)
+    assert all(set(names) == set(ENGINES) for names in TYPE_NAMES.values())
+    assert set(DECIMAL) == set(ENGINES)
