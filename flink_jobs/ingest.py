@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from headwater.contracts import Contract, load_contract, stream_contracts
+from headwater.contracts.aggregates import Aggregate, aggregates
 from headwater.contracts.flink import not_after, parse_expr, quote, reason_exprs
 
 JOB_NAME = "headwater-ingest"
@@ -113,17 +114,28 @@ SELECT `kafka_key`, `kafka_value`, `kafka_headers`, `kafka_topic`, `kafka_partit
 FROM {quote('kafka_' + contract.name)}"""
 
 
-def silver_insert(contract: Contract, sinks: Sinks) -> str:
-    """Valid records, typed, first occurrence of each key only (keyed state, TTL-bounded)."""
-    columns = ", ".join(quote(f.name) for f in contract.fields)
-    return f"""INSERT INTO {sinks.table('silver', contract.name)}
-SELECT {columns}, `is_late`, `kafka_partition`, `kafka_offset`, CURRENT_TIMESTAMP AS `ingested_at`
-FROM (
+def deduped_view_ddl(contract: Contract) -> str:
+    """Valid records within the allowed lateness, first occurrence of each key only (keyed state, TTL-bounded)."""
+    return f"""CREATE TEMPORARY VIEW {quote(contract.name + '_deduped')} AS
+SELECT * FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY {quote(contract.key)} ORDER BY `proc_time` ASC) AS `row_num`
   FROM {quote(contract.name + '_parsed')}
   WHERE `reason` IS NULL AND NOT `beyond_lateness`
 )
 WHERE `row_num` = 1"""
+
+
+def silver_insert(contract: Contract, sinks: Sinks) -> str:
+    """The deduplicated records, typed, with lateness and lineage."""
+    columns = ", ".join(quote(f.name) for f in contract.fields)
+    return f"""INSERT INTO {sinks.table('silver', contract.name)}
+SELECT {columns}, `is_late`, `kafka_partition`, `kafka_offset`, CURRENT_TIMESTAMP AS `ingested_at`
+FROM {quote(contract.name + '_deduped')}"""
+
+
+def aggregate_insert(agg: Aggregate, sinks: Sinks) -> str:
+    """An upsert of a declared Silver aggregate (sql/silver/<name>.sql) over its deduplicated stream."""
+    return f"INSERT INTO {sinks.table('silver', agg.name)}\n{agg.select(quote(agg.source + '_deduped'))}"
 
 
 def late_events_insert(contract: Contract, sinks: Sinks) -> str:
@@ -153,9 +165,11 @@ def build_statements(contracts: list[Contract], kafka_options: dict[str, str],
     """(DDL to run first, INSERTs to run together as one job) for the given streams."""
     ddl, inserts = [], []
     for c in contracts:
-        ddl += [source_ddl(c, kafka_options), parsed_view_ddl(c)]
+        ddl += [source_ddl(c, kafka_options), parsed_view_ddl(c), deduped_view_ddl(c)]
         inserts += [bronze_insert(c, sinks), silver_insert(c, sinks), quarantine_insert(c, sinks),
                     late_events_insert(c, sinks)]
+    names = {c.name for c in contracts}
+    inserts += [aggregate_insert(agg, sinks) for agg in aggregates() if agg.source in names]
     return ddl, inserts
 
 

@@ -145,6 +145,18 @@ def partition_spec(schema: Schema, transforms: list[str] | tuple[str, ...]) -> P
     return PartitionSpec(*fields)
 
 
+def aggregate_schema(agg) -> Schema:
+    """An aggregate's schema: its grain columns are required identifier fields (the upsert key)."""
+    fields = [NestedField(i, c.name, iceberg_type(c), required=c.name in agg.grain, doc=c.description or None)
+              for i, c in enumerate(agg.columns, start=1)]
+    ids = [f.field_id for f in fields if f.name in agg.grain]
+    return Schema(*fields, identifier_field_ids=ids)
+
+
+#: Extra table properties of upsert tables: the Flink sink writes equality deletes for updated rows.
+UPSERT_PROPERTIES = {"write.upsert.enabled": "true"}
+
+
 def table_definitions(contracts: list[Contract]) -> dict[str, tuple[Schema, PartitionSpec]]:
     """Every table the streaming layer writes, by ``namespace.table``."""
     out: dict[str, tuple[Schema, PartitionSpec]] = {}
@@ -157,4 +169,11 @@ def table_definitions(contracts: list[Contract]) -> dict[str, tuple[Schema, Part
     out["silver.quarantine"] = (quarantine, partition_spec(quarantine, ["day(ingested_at)"]))
     late = late_events_schema()
     out["silver.late_events"] = (late, partition_spec(late, ["day(ingested_at)"]))
+    from headwater.contracts.aggregates import aggregates
+
+    names = {c.name for c in contracts}
+    for agg in aggregates():
+        if agg.source in names:
+            schema = aggregate_schema(agg)
+            out[f"silver.{agg.name}"] = (schema, partition_spec(schema, agg.partitioning))
     return out

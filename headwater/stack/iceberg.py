@@ -30,7 +30,7 @@ def missing_tables(settings) -> list[str]:
 def ensure_tables(settings) -> list[str]:
     """Create missing namespaces and contract-derived tables; return the names created."""
     from headwater.contracts import stream_contracts
-    from headwater.contracts.iceberg import TABLE_PROPERTIES, table_definitions
+    from headwater.contracts.iceberg import TABLE_PROPERTIES, UPSERT_PROPERTIES, table_definitions
 
     cat = catalog(settings)
     for ns in NAMESPACES:
@@ -38,7 +38,8 @@ def ensure_tables(settings) -> list[str]:
     created = []
     for name, (schema, spec) in table_definitions(stream_contracts()).items():
         if not cat.table_exists(name):
-            cat.create_table(name, schema=schema, partition_spec=spec, properties=TABLE_PROPERTIES)
+            props = {**TABLE_PROPERTIES, **(UPSERT_PROPERTIES if schema.identifier_field_ids else {})}
+            cat.create_table(name, schema=schema, partition_spec=spec, properties=props)
             created.append(name)
     return created
 

@@ -78,16 +78,17 @@ def test_iceberg_schemas_follow_the_contract():
 def test_flink_sql_derives_from_the_contract():
     c = load_contract("pos_sales")
     ddl, inserts = build_statements([c], {"properties.bootstrap.servers": "b:1"}, Sinks("iceberg"))
-    source, view = ddl
+    source, view, deduped = ddl
     assert "'topic' = 'pos_sales'" in source
     assert "WATERMARK FOR `event_time` AS `event_time` - INTERVAL '5' SECOND" in source
     for f in c.fields:
         assert f"AS `{f.name}`" in view
-    bronze, silver, quarantine, late = inserts
+    bronze, silver, quarantine, late, sales_5m = inserts
     assert bronze.startswith("INSERT INTO `iceberg`.`bronze`.`pos_sales`")
-    assert "PARTITION BY `event_id`" in silver
+    assert "PARTITION BY `event_id`" in deduped and "`pos_sales_deduped`" in silver
     assert "`reason` IS NOT NULL" in quarantine
-    assert "NOT `beyond_lateness`" in silver and late.startswith("INSERT INTO `iceberg`.`silver`.`late_events`")
+    assert "NOT `beyond_lateness`" in deduped and late.startswith("INSERT INTO `iceberg`.`silver`.`late_events`")
+    assert sales_5m.startswith("INSERT INTO `iceberg`.`silver`.`sales_5m`") and "from `pos_sales_deduped`" in sales_5m
 
 
 @pytest.mark.parametrize("delta, literal", [

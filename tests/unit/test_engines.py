@@ -90,3 +90,41 @@ def test_spark_schemas_follow_every_contract(engine):
         expected = [[f.name, f"decimal({f.decimal[0]},{f.decimal[1]})" if f.decimal else names[f.type],
                      not f.required] for f in c.fields]
         assert seen[c.name] == expected, c.name
+
+
+def test_sales_5m_aggregates_windows_in_flink(engine):
+    def line(sale, store, q, price, discount, at):
+        return {"event_id": f"{sale}-{at}", "sale_id": sale, "line_number": 1, "store_id": store,
+                "product_id": "P0001", "customer_id": None, "quantity": q, "unit_price": price,
+                "discount": discount, "payment_method": "card", "sold_at": at}
+
+    rows = [line("a", "S001", 2, "3.50", "0.00", "2026-11-20T08:00:00.000Z"),
+            line("a", "S001", 1, "1.20", "0.20", "2026-11-20T08:04:59.999Z"),
+            line("b", "S001", 3, "2.00", "0.00", "2026-11-20T08:05:00.000Z"),
+            line("c", "S002", 1, "9.90", "0.00", "2026-11-20T08:07:30.000Z")]
+    out = engine("flink", "flink", "flink_aggregate_check.py", [], {"aggregate": "sales_5m", "rows": rows})
+    got = {(r["store_id"], r["window_start"]): r for r in out}
+    assert set(got) == {("S001", "2026-11-20 08:00:00.000"), ("S001", "2026-11-20 08:05:00.000"),
+                        ("S002", "2026-11-20 08:05:00.000")}
+    first = got[("S001", "2026-11-20 08:00:00.000")]
+    assert (first["revenue"], first["units"], first["receipts"], first["lines"]) == ("8.00", "3", "1", "2")
+    assert first["window_end"] == "2026-11-20 08:05:00.000"
+
+
+def test_equipment_metrics_1m_flags_anomalies_in_flink(engine):
+    def reading(device, temp, vibration, status, at):
+        return {"event_id": f"{device}-{at}", "device_id": device, "store_id": "S001", "device_type": "deck_oven",
+                "temperature_c": temp, "power_kw": "18.0", "door_cycles": 1, "vibration_mm_s": vibration,
+                "status": status, "read_at": at}
+
+    rows = [reading("D1", "230.0", "1.0", "ok", "2026-11-20T08:00:05.000Z"),
+            reading("D1", "232.0", "1.5", "ok", "2026-11-20T08:00:55.000Z"),
+            reading("D1", "260.0", "7.5", "ok", "2026-11-20T08:01:10.000Z"),
+            reading("D2", "4.0", "0.5", "warning", "2026-11-20T08:00:30.000Z")]
+    out = engine("flink", "flink", "flink_aggregate_check.py", [], {"aggregate": "equipment_metrics_1m", "rows": rows})
+    got = {(r["device_id"], r["window_start"]): r for r in out}
+    d1 = got[("D1", "2026-11-20 08:00:00.000")]
+    assert (d1["readings"], d1["temperature_mean_c"], d1["temperature_max_c"], d1["anomaly"]) == \
+        ("2", "231.0", "232.0", "FALSE")
+    assert got[("D1", "2026-11-20 08:01:00.000")]["anomaly"] == "TRUE"  # vibration above 6 mm/s
+    assert got[("D2", "2026-11-20 08:00:00.000")]["anomaly"] == "TRUE"  # a warning status
