@@ -83,9 +83,7 @@ class CatalogSettings:
 class FlinkSettings:
     rest_url: str = "http://127.0.0.1:8081"
     rpc_port: int = 6123
-    taskmanager_rpc_port: int = 6122
     blob_port: int = 6124
-    taskmanager_data_port: int = 6121
     taskmanager_slots: int = 4
     jobmanager_memory: str = "1024m"
     taskmanager_memory: str = "2048m"

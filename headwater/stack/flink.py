@@ -56,9 +56,7 @@ class Flink(Service):
     def ports(self) -> list[tuple[int, str]]:
         f = self.settings.flink
         return [(f.port, "HEADWATER_FLINK__REST_URL"), (f.rpc_port, "HEADWATER_FLINK__RPC_PORT"),
-                (f.blob_port, "HEADWATER_FLINK__BLOB_PORT"),
-                (f.taskmanager_rpc_port, "HEADWATER_FLINK__TASKMANAGER_RPC_PORT"),
-                (f.taskmanager_data_port, "HEADWATER_FLINK__TASKMANAGER_DATA_PORT")]
+                (f.blob_port, "HEADWATER_FLINK__BLOB_PORT")]
 
     def endpoints(self) -> dict[str, str]:
         return {"Flink dashboard": self.settings.flink.rest_url}
@@ -108,8 +106,11 @@ class Flink(Service):
             "jobmanager.memory.process.size": f.jobmanager_memory,
             "taskmanager.bind-host": s.bind_host,
             "taskmanager.host": s.bind_host,
-            "taskmanager.rpc.port": f.taskmanager_rpc_port,
-            "taskmanager.data.port": f.taskmanager_data_port,
+            # the TaskManager's RPC and data ports stay random (on the loopback bind host): a TaskManager
+            # restarted on the address of one that died is refused by the JobManager's RPC system
+            # ("read-only association") until that address's quarantine expires
+            "taskmanager.rpc.port": 0,
+            "taskmanager.data.port": 0,
             "taskmanager.numberOfTaskSlots": f.taskmanager_slots,
             "taskmanager.memory.process.size": f.taskmanager_memory,
             "rest.address": s.bind_host,
