@@ -41,8 +41,9 @@ GENERATORS: dict[str, Callable[..., Iterator[dict]]] = {
     "customer_feedback": customer_feedback.events,
     "equipment_metrics": equipment_metrics.events,
 }
-#: events of each stream per POS sale line, on average
-STREAM_WEIGHTS = {"pos_sales": 1.0, "clickstream": 3.0, "inventory_updates": 0.3, "customer_feedback": 0.05,
+#: generator steps of each stream per POS sale line, on average (a clickstream step is a whole
+#: session of about five events, so 0.6 sessions make about 3 clicks per sale line)
+STREAM_WEIGHTS = {"pos_sales": 1.0, "clickstream": 0.6, "inventory_updates": 0.3, "customer_feedback": 0.05,
                   "equipment_metrics": 2.0}
 #: streams whose rate does not follow customer demand (sensors read around the clock)
 UNSHAPED = {"equipment_metrics"}
