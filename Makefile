@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 HW := $(VENV)/bin/headwater
 STAMP := $(VENV)/.headwater-installed
 
-.PHONY: help up down status logs submit stop-jobs trino produce spark bench test lint unit integration clean
+.PHONY: help up down status logs submit stop-jobs trino produce spark bench bench-producer bench-streaming test lint unit integration clean
 
 help: ## show this help
 	@echo "headwater: a streaming-first lakehouse on one machine"
@@ -72,8 +72,13 @@ produce: $(STAMP) ## send COUNT events of STREAM to Kafka at RATE events/s
 spark: $(STAMP) ## run the Spark smoke job (silver.pos_sales -> gold.sales_daily)
 	@$(HW) spark sales_daily
 
-bench: $(STAMP) ## producer throughput benchmark (needs the stack: make up)
+bench: bench-producer bench-streaming ## every benchmark (needs the stack: make up)
+
+bench-producer: $(STAMP) ## producer throughput against the raw client
 	@$(VENV)/bin/python bench/producer_throughput.py
+
+bench-streaming: $(STAMP) ## Kafka -> Silver throughput, freshness and Flink memory
+	@$(VENV)/bin/python bench/streaming_throughput.py
 
 lint: $(STAMP) ## ruff
 	@$(VENV)/bin/ruff check .

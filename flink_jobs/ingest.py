@@ -13,9 +13,9 @@ import argparse
 from dataclasses import dataclass
 from datetime import timedelta
 
-from headwater.contracts import Contract, load_contract, stream_contracts
+from headwater.contracts import Contract, cdc_contracts, load_contract, stream_contracts
 from headwater.contracts.aggregates import Aggregate, aggregates
-from headwater.contracts.flink import not_after, parse_expr, quote, reason_exprs
+from headwater.contracts.flink import flink_type, not_after, parse_expr, quote, reason_exprs
 
 JOB_NAME = "headwater-ingest"
 PAYLOAD = "CAST(`kafka_value` AS STRING)"
@@ -23,12 +23,14 @@ PAYLOAD = "CAST(`kafka_value` AS STRING)"
 
 @dataclass(frozen=True)
 class Sinks:
-    """Where the job writes: the Flink catalog name registered for Iceberg."""
+    """Where the job writes: the Flink catalog name registered for Iceberg, and a namespace prefix
+    (empty in production; benchmarks write to ``bench_bronze``, ``bench_silver``)."""
 
     catalog: str
+    prefix: str = ""
 
     def table(self, namespace: str, name: str) -> str:
-        return f"{quote(self.catalog)}.{quote(namespace)}.{quote(name)}"
+        return f"{quote(self.catalog)}.{quote(self.prefix + namespace)}.{quote(name)}"
 
 
 def interval(delta: timedelta) -> str:
@@ -44,7 +46,33 @@ def _options(options: dict[str, str]) -> str:
     return ",\n  ".join(f"'{k}' = '{v}'" for k, v in options.items())
 
 
-def source_ddl(contract: Contract, kafka_options: dict[str, str]) -> str:
+#: The columns of a raw Kafka source: key and value bytes, and the record's coordinates.
+RAW_COLUMNS = """`kafka_key` BYTES,
+  `kafka_value` BYTES,
+  `kafka_headers` MAP<STRING, BYTES> METADATA FROM 'headers',
+  `kafka_topic` STRING METADATA FROM 'topic' VIRTUAL,
+  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,
+  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL,
+  `kafka_timestamp` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL"""
+
+
+def _raw_options(topic: str) -> dict[str, str]:
+    """Options of a Kafka source that keeps key and value as bytes, from the committed offsets."""
+    return {
+        "connector": "kafka",
+        "topic": topic,
+        "key.format": "raw",
+        "key.fields": "kafka_key",
+        "value.format": "raw",
+        "value.fields-include": "EXCEPT_KEY",
+        "scan.startup.mode": "group-offsets",
+        "properties.auto.offset.reset": "earliest",
+        # never read aborted transactions (Debezium writes in Kafka transactions: exactly-once source)
+        "properties.isolation.level": "read_committed",
+    }
+
+
+def source_ddl(contract: Contract, kafka_options: dict[str, str], topic_prefix: str = "") -> str:
     """A Kafka source with the raw key and value, Kafka metadata and an event-time watermark.
 
     The value stays raw bytes so Bronze can keep every record, however malformed; event
@@ -54,27 +82,10 @@ def source_ddl(contract: Contract, kafka_options: dict[str, str]) -> str:
     parsed = parse_expr(contract.field(contract.event_time), PAYLOAD)
     # a far-future event time (broken clock) must not drag the watermark ahead of every other event
     event_time = f"CASE WHEN {parsed} <= {not_after(contract)} THEN {parsed} END"
-    options = {
-        "connector": "kafka",
-        "topic": contract.topic,
-        "key.format": "raw",
-        "key.fields": "kafka_key",
-        "value.format": "raw",
-        "value.fields-include": "EXCEPT_KEY",
-        "scan.startup.mode": "group-offsets",
-        "properties.auto.offset.reset": "earliest",
-        "properties.isolation.level": "read_committed",
-        "scan.topic-partition-discovery.interval": "60s",
-        **kafka_options,
-    }
+    options = {**_raw_options(topic_prefix + contract.topic),
+               "scan.topic-partition-discovery.interval": "60s", **kafka_options}
     return f"""CREATE TEMPORARY TABLE {quote('kafka_' + contract.name)} (
-  `kafka_key` BYTES,
-  `kafka_value` BYTES,
-  `kafka_headers` MAP<STRING, BYTES> METADATA FROM 'headers',
-  `kafka_topic` STRING METADATA FROM 'topic' VIRTUAL,
-  `kafka_partition` INT METADATA FROM 'partition' VIRTUAL,
-  `kafka_offset` BIGINT METADATA FROM 'offset' VIRTUAL,
-  `kafka_timestamp` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+  {RAW_COLUMNS},
   `event_time` AS COALESCE({event_time}, `kafka_timestamp`),
   `proc_time` AS PROCTIME(),
   WATERMARK FOR `event_time` AS `event_time` - {interval(contract.watermark_delay)}
@@ -161,16 +172,99 @@ WHERE `reason` IS NOT NULL"""
 
 
 def build_statements(contracts: list[Contract], kafka_options: dict[str, str],
-                     sinks: Sinks) -> tuple[list[str], list[str]]:
+                     sinks: Sinks, topic_prefix: str = "") -> tuple[list[str], list[str]]:
     """(DDL to run first, INSERTs to run together as one job) for the given streams."""
     ddl, inserts = [], []
     for c in contracts:
-        ddl += [source_ddl(c, kafka_options), parsed_view_ddl(c), deduped_view_ddl(c)]
+        if c.changes_topic:
+            ddl += [cdc_raw_source_ddl(c, kafka_options, topic_prefix),
+                    cdc_changelog_source_ddl(c, kafka_options, topic_prefix)]
+            inserts += [cdc_bronze_insert(c, sinks), cdc_silver_insert(c, sinks), cdc_quarantine_insert(c, sinks)]
+            continue
+        ddl += [source_ddl(c, kafka_options, topic_prefix), parsed_view_ddl(c), deduped_view_ddl(c)]
         inserts += [bronze_insert(c, sinks), silver_insert(c, sinks), quarantine_insert(c, sinks),
                     late_events_insert(c, sinks)]
     names = {c.name for c in contracts}
     inserts += [aggregate_insert(agg, sinks) for agg in aggregates() if agg.source in names]
     return ddl, inserts
+
+
+# ---------------------------------------------------------------- CDC (Debezium change events)
+#: Debezium operations: create, update, delete, and read (a row of the initial snapshot).
+CDC_OPS = ("c", "u", "d", "r")
+
+
+def cdc_raw_source_ddl(contract: Contract, kafka_options: dict[str, str], topic_prefix: str = "") -> str:
+    """The change topic as raw records, for Bronze (no watermark: nothing downstream is windowed)."""
+    options = {**_raw_options(topic_prefix + contract.changes_topic), **kafka_options}
+    return f"""CREATE TEMPORARY TABLE {quote('kafka_' + contract.changes_topic)} (
+  {RAW_COLUMNS}
+) WITH (
+  {_options(options)}
+)"""
+
+
+def cdc_changelog_source_ddl(contract: Contract, kafka_options: dict[str, str], topic_prefix: str = "") -> str:
+    """The change topic decoded as a changelog: inserts, updates (before and after) and deletes."""
+    options = {
+        "connector": "kafka",
+        "topic": topic_prefix + contract.changes_topic,
+        "format": "debezium-json",
+        "debezium-json.schema-include": "false",
+        "debezium-json.timestamp-format.standard": "ISO-8601",
+        # a record that is not a change event is quarantined by its own statement (see below)
+        "debezium-json.ignore-parse-errors": "true",
+        "scan.startup.mode": "group-offsets",
+        "properties.auto.offset.reset": "earliest",
+        "properties.isolation.level": "read_committed",
+        **kafka_options,
+        # its own consumer group: two sources of one topic must not overwrite each other's offsets
+        "properties.group.id": f"{kafka_options.get('properties.group.id', JOB_NAME)}-cdc",
+    }
+    # microseconds, as PostgreSQL keeps them: the mirror must equal its source row for row
+    columns = ",\n  ".join(f"{quote(f.name)} {'TIMESTAMP_LTZ(6)' if f.type == 'timestamp' else flink_type(f)}"
+                           for f in contract.fields)
+    return f"""CREATE TEMPORARY TABLE {quote('cdc_' + contract.name)} (
+  {columns},
+  `source_ts` TIMESTAMP_LTZ(3) METADATA FROM 'value.source.timestamp' VIRTUAL
+) WITH (
+  {_options(options)}
+)"""
+
+
+def cdc_bronze_insert(contract: Contract, sinks: Sinks) -> str:
+    """Every change event as received."""
+    return f"""INSERT INTO {sinks.table('bronze', contract.changes_topic)}
+SELECT `kafka_key`, `kafka_value`, `kafka_headers`, `kafka_topic`, `kafka_partition`, `kafka_offset`,
+  `kafka_timestamp`, CURRENT_TIMESTAMP AS `ingested_at`
+FROM {quote('kafka_' + contract.changes_topic)}"""
+
+
+def cdc_silver_insert(contract: Contract, sinks: Sinks) -> str:
+    """The mirror of the source table: an upsert by key (deletes remove the row)."""
+    columns = ", ".join(quote(f.name) for f in contract.fields)
+    return f"""INSERT INTO {sinks.table('silver', contract.name)}
+SELECT {columns}, `source_ts`, CURRENT_TIMESTAMP AS `ingested_at`
+FROM {quote('cdc_' + contract.name)}
+WHERE {quote(contract.key)} IS NOT NULL"""
+
+
+def cdc_quarantine_insert(contract: Contract, sinks: Sinks) -> str:
+    """Records on a change topic that are not Debezium change events (the changelog source skips them)."""
+    op = f"JSON_VALUE({PAYLOAD}, '$.op')"
+    ops = ", ".join(f"'{o}'" for o in CDC_OPS)
+    keys = [f"JSON_VALUE({PAYLOAD}, '$.{side}.{contract.key}')" for side in ("after", "before")]
+    return f"""INSERT INTO {sinks.table('silver', 'quarantine')}
+SELECT '{contract.name}' AS `stream`, 'invalid_change_event' AS `reason`,
+  CASE WHEN `kafka_value` IS NULL THEN 'empty record'
+       WHEN {op} IS NULL THEN 'not a JSON change event (no op field)'
+       WHEN {op} NOT IN ({ops}) THEN CONCAT('unknown op ', {op})
+       ELSE 'no {contract.key} in the row' END AS `detail`,
+  `kafka_key`, `kafka_value`, `kafka_topic`, `kafka_partition`, `kafka_offset`, `kafka_timestamp`,
+  CURRENT_TIMESTAMP AS `ingested_at`
+FROM {quote('kafka_' + contract.changes_topic)}
+WHERE `kafka_value` IS NULL OR {op} IS NULL OR {op} NOT IN ({ops})
+  OR COALESCE({keys[0]}, {keys[1]}) IS NULL"""
 
 
 def catalog_ddl(name: str, properties: dict[str, str]) -> str:
@@ -189,30 +283,38 @@ def main(argv: list[str] | None = None) -> None:
     from headwater.settings import load_settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--streams", default="", help="comma-separated contract names (default: all Kafka streams)")
+    parser.add_argument("--streams", default="",
+                        help="comma-separated contract names (default: every Kafka stream and CDC table)")
+    parser.add_argument("--job-name", default=JOB_NAME, help="Flink job name, also its Kafka consumer group")
+    parser.add_argument("--prefix", default="",
+                        help="prefix of the topics read and the namespaces written (benchmarks: bench_)")
     args, _ = parser.parse_known_args(argv)
-    contracts = ([load_contract(n) for n in args.streams.split(",") if n] or stream_contracts())
+    contracts = ([load_contract(n) for n in args.streams.split(",") if n] or stream_contracts() + cdc_contracts())
 
     settings = load_settings()
     tenv = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = tenv.get_config()
     for key, value in {
-        "pipeline.name": JOB_NAME,
+        "pipeline.name": args.job_name,
         "execution.checkpointing.interval": f"{settings.flink.checkpoint_interval_s} s",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "table.local-time-zone": "UTC",
         # one quiet partition or stream must not hold back the watermark of the others
         "table.exec.source.idle-timeout": "30 s",
         "table.exec.state.ttl": f"{int(dedup_ttl(contracts).total_seconds())} s",
+        # CDC changelogs arrive ordered per key (Debezium keys its records by primary key), so the
+        # sink needs no upsert materializer; it would also match a delete to its insert by the whole
+        # row, which never matches once ingested_at is set per record, and silently drop deletes
+        "table.exec.sink.upsert-materialize": "NONE",
     }.items():
         conf.set(key, value)
 
     catalog = settings.catalog.name
     tenv.execute_sql(catalog_ddl(catalog, settings.iceberg_catalog_properties()))
     kafka_options = {"properties.bootstrap.servers": settings.kafka.bootstrap_servers,
-                     "properties.group.id": JOB_NAME}
+                     "properties.group.id": args.job_name}
     kafka_options.update({f"properties.{k}": v for k, v in settings.kafka.client_properties.items()})
-    ddl, inserts = build_statements(contracts, kafka_options, Sinks(catalog))
+    ddl, inserts = build_statements(contracts, kafka_options, Sinks(catalog, args.prefix), args.prefix)
     for statement in ddl:
         tenv.execute_sql(statement)
     statement_set = tenv.create_statement_set()

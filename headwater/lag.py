@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 
-from headwater.contracts import stream_contracts
+from headwater.contracts import cdc_contracts, stream_contracts
 from headwater.settings import Settings
 
 _QUIET = logging.getLogger("headwater.lag.client")
@@ -77,16 +77,20 @@ def stream_lags(settings: Settings) -> list[StreamLag]:
     from headwater.stack.trino import Trino
 
     contracts = stream_contracts()
+    cdc = cdc_contracts()
     lags = consumer_lag(settings, JOB_NAME, [c.topic for c in contracts])
+    # the CDC mirror's changelog source commits under its own group (see flink_jobs.ingest)
+    lags.update(consumer_lag(settings, f"{JOB_NAME}-cdc", [c.changes_topic for c in cdc]))
     marks = watermarks(Flink(settings))
     trino = Trino(settings)
     now = time.time()
     out = []
-    for c in contracts:
+    for c in contracts + cdc:
+        topic = c.changes_topic or c.topic
         newest = trino.query(f"select to_unixtime(max({c.event_time})) from {settings.catalog.name}.silver.{c.name}")
         fresh = now - newest[0][0] if newest and newest[0][0] is not None else None
         target = c.freshness_target.total_seconds()
-        out.append(StreamLag(c.name, lags.get(c.topic), now - marks[c.name] if c.name in marks else None,
+        out.append(StreamLag(c.name, lags.get(topic), now - marks[c.name] if c.name in marks else None,
                              fresh, target, fresh is None or fresh > target))
     return out
 

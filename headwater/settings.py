@@ -99,6 +99,22 @@ class FlinkSettings:
 
 
 @dataclass
+class ConnectSettings:
+    """Kafka Connect, which runs the CDC connector (Debezium) of the shop database."""
+
+    host: str = "127.0.0.1"
+    port: int = 8083
+    group_id: str = "headwater-connect"
+    heap: str = "384m"
+    #: the Debezium connector's name, and the prefix of its replication slot and publication
+    connector: str = "headwater-shop-cdc"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass
 class TrinoSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -169,6 +185,7 @@ class Settings:
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     flink: FlinkSettings = field(default_factory=FlinkSettings)
+    connect: ConnectSettings = field(default_factory=ConnectSettings)
     trino: TrinoSettings = field(default_factory=TrinoSettings)
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
     spark: SparkSettings = field(default_factory=SparkSettings)
@@ -357,7 +374,7 @@ def _check_cluster(settings: Settings, environ: dict[str, str], *layers: dict[st
     """The cluster profile must be told every endpoint: local defaults would silently point home."""
     given = _env_overrides(environ)
     required = [("kafka", "bootstrap_servers"), ("postgres", "host"), ("catalog", "warehouse"),
-                ("flink", "rest_url"), ("trino", "host")]
+                ("flink", "rest_url"), ("trino", "host"), ("connect", "host")]
     missing = []
     for section, key in required:
         if not any(key in (layer.get(section) or {}) for layer in (*layers, given)):

@@ -122,6 +122,11 @@ class Contract:
         """Kafka topic: the dataset's name, as everywhere else."""
         return self.name
 
+    @property
+    def changes_topic(self) -> str | None:
+        """Kafka topic of a postgres dataset's change events (CDC); None for other sources."""
+        return f"{self.name}_changes" if self.source == "postgres" else None
+
     def field(self, name: str) -> Field:
         for f in self.fields:
             if f.name == name:
@@ -316,3 +321,8 @@ def contracts(source: str | None = None) -> list[Contract]:
 def stream_contracts() -> list[Contract]:
     """Contracts of the streams that arrive through Kafka."""
     return contracts("kafka")
+
+
+def cdc_contracts() -> list[Contract]:
+    """Contracts of the OLTP tables captured by CDC (their changes arrive through Kafka too)."""
+    return contracts("postgres")

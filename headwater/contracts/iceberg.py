@@ -153,6 +153,18 @@ def aggregate_schema(agg) -> Schema:
     return Schema(*fields, identifier_field_ids=ids)
 
 
+def cdc_silver_schema(contract: Contract) -> Schema:
+    """Silver mirror of an OLTP table: its columns (the key required, the upsert key) and lineage."""
+    fields = [NestedField(i, f.name, iceberg_type(f), required=f.name == contract.key, doc=f.description or None)
+              for i, f in enumerate(contract.fields, start=1)]
+    n = len(fields)
+    fields += [NestedField(n + 1, "source_ts", TimestamptzType(), required=False,
+                           doc="commit time of the change in the source database"),
+               NestedField(n + 2, "ingested_at", TimestamptzType(), required=False)]
+    key_id = next(f.field_id for f in fields if f.name == contract.key)
+    return Schema(*fields, identifier_field_ids=[key_id])
+
+
 #: Extra table properties of upsert tables: the Flink sink writes equality deletes for updated rows.
 UPSERT_PROPERTIES = {"write.upsert.enabled": "true"}
 
@@ -162,6 +174,12 @@ def table_definitions(contracts: list[Contract]) -> dict[str, tuple[Schema, Part
     out: dict[str, tuple[Schema, PartitionSpec]] = {}
     bronze = bronze_schema()
     for c in contracts:
+        if c.changes_topic:
+            # CDC: Bronze keeps each change event; Silver mirrors the table (unpartitioned: an upsert
+            # table's partition columns must be part of its key)
+            out[f"bronze.{c.changes_topic}"] = (bronze, partition_spec(bronze, ["hour(ingested_at)"]))
+            out[f"silver.{c.name}"] = (cdc_silver_schema(c), PartitionSpec())
+            continue
         out[f"bronze.{c.name}"] = (bronze, partition_spec(bronze, ["hour(ingested_at)"]))
         silver = silver_schema(c)
         out[f"silver.{c.name}"] = (silver, partition_spec(silver, c.partitioning))

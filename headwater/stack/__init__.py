@@ -9,6 +9,7 @@ from headwater.stack.base import Service
 def services(settings: Settings) -> list[Service]:
     """Every part of the local stack, in start order (stop runs in reverse)."""
     from headwater.stack.airflow import Airflow
+    from headwater.stack.connect import Connect
     from headwater.stack.flink import Flink
     from headwater.stack.iceberg import Iceberg
     from headwater.stack.kafka import Kafka
@@ -17,9 +18,9 @@ def services(settings: Settings) -> list[Service]:
     from headwater.stack.trino import Trino
     from headwater.stack.workloads import MasterDataWriter, Producer, ShopWriterService, StreamingJobs
 
-    return [cls(settings) for cls in (Postgres, Kafka, Iceberg, Flink, Trino, Spark, Airflow,
+    return [cls(settings) for cls in (Postgres, Kafka, Connect, Iceberg, Flink, Trino, Spark, Airflow,
                                       StreamingJobs, Producer, ShopWriterService, MasterDataWriter)]
 
 
-#: The seven services `make status` must show healthy; the rest are workloads on top.
-CORE_SERVICES = ("postgres", "kafka", "iceberg", "flink", "trino", "spark", "airflow")
+#: The services `make status` must show healthy; the rest are workloads on top.
+CORE_SERVICES = ("postgres", "kafka", "connect", "iceberg", "flink", "trino", "spark", "airflow")

@@ -211,6 +211,14 @@ class Flink(Service):
         self.jobs_file.parent.mkdir(parents=True, exist_ok=True)
         self.jobs_file.write_text(json.dumps(records, indent=2))
 
+    def forget_job(self, name: str) -> dict[str, Any]:
+        """Drop a job's record (so the next submit starts fresh); return what it held."""
+        records = self._job_records()
+        record = records.pop(name, {})
+        if self.jobs_file.exists():
+            self.jobs_file.write_text(json.dumps(records, indent=2))
+        return record
+
     def restore_point(self, name: str) -> str | None:
         """The newest savepoint or retained checkpoint of a job, by name, if any."""
         record = self._job_records().get(name, {})
@@ -226,7 +234,7 @@ class Flink(Service):
                     candidates.append((chk.stat().st_mtime, str(chk)))
         return max(candidates)[1] if candidates else None
 
-    def submit(self, name: str, script: Path, args: list[str]) -> str:
+    def submit(self, name: str, script: Path, args: list[str], parallelism: int | None = None) -> str:
         """Submit a PyFlink job unless one of that name runs; resume from its newest state."""
         running = self.running_job(name)
         if running:
@@ -235,6 +243,8 @@ class Flink(Service):
         restore = self.restore_point(name)
         argv = [str(self.flink_home / "bin" / "flink"), "run", "-d", "-m", self._jm_address(),
                 "-py", str(script), "-pyexec", str(install.venv_python(self.venv))]
+        if parallelism:
+            argv[3:3] = ["-p", str(parallelism)]
         if restore:
             # -n: when the contracts changed (a stream added), operators of the new graph that have no
             # saved state start fresh; their Kafka sources then resume from the group's committed offsets
@@ -257,6 +267,11 @@ class Flink(Service):
                  alive=lambda: self._job_state(job_id) not in ("FAILED", "CANCELED", "FINISHED"),
                  log=lambda: self._job_exception(job_id))
         return job_id
+
+    def restarts(self, job_id: str) -> int:
+        """How often the job restarted since it was submitted (Flink's numRestarts metric)."""
+        metrics = self.rest(f"/jobs/{job_id}/metrics?get=numRestarts", timeout=5)
+        return int(metrics[0]["value"]) if metrics else 0
 
     def _jm_address(self) -> str:
         return self.settings.flink.rest_url.split("://", 1)[-1].rstrip("/")

@@ -20,23 +20,24 @@ def catalog(settings):  # -> pyiceberg.catalog.sql.SqlCatalog
 
 def missing_tables(settings) -> list[str]:
     """Contract-derived tables the catalog does not have yet."""
-    from headwater.contracts import stream_contracts
+    from headwater.contracts import cdc_contracts, stream_contracts
     from headwater.contracts.iceberg import table_definitions
 
     cat = catalog(settings)
-    return [name for name in table_definitions(stream_contracts()) if not cat.table_exists(name)]
+    return [name for name in table_definitions(stream_contracts() + cdc_contracts())
+            if not cat.table_exists(name)]
 
 
 def ensure_tables(settings) -> list[str]:
     """Create missing namespaces and contract-derived tables; return the names created."""
-    from headwater.contracts import stream_contracts
+    from headwater.contracts import cdc_contracts, stream_contracts
     from headwater.contracts.iceberg import TABLE_PROPERTIES, UPSERT_PROPERTIES, table_definitions
 
     cat = catalog(settings)
     for ns in NAMESPACES:
         cat.create_namespace_if_not_exists(ns)
     created = []
-    for name, (schema, spec) in table_definitions(stream_contracts()).items():
+    for name, (schema, spec) in table_definitions(stream_contracts() + cdc_contracts()).items():
         if not cat.table_exists(name):
             props = {**TABLE_PROPERTIES, **(UPSERT_PROPERTIES if schema.identifier_field_ids else {})}
             cat.create_table(name, schema=schema, partition_spec=spec, properties=props)

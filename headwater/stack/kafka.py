@@ -16,18 +16,19 @@ from headwater.stack.proc import port_open, wait_for
 _QUIET = logging.getLogger("headwater.kafka.client")
 _QUIET.setLevel(logging.CRITICAL)
 
-LOG4J2 = """\
-# Written by headwater on every start.
-status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.state.name = state.change.logger
-logger.state.level = WARN
-"""
+def log4j2_config(quiet: dict[str, str]) -> str:
+    """A log4j2 configuration for Kafka's JVMs (broker, Connect): INFO to stdout, the given loggers quieter."""
+    lines = ["# Written by headwater on every start.", "status = warn",
+             "appender.console.type = Console", "appender.console.name = STDOUT",
+             "appender.console.layout.type = PatternLayout",
+             "appender.console.layout.pattern = [%d] %p %m (%c)%n",
+             "rootLogger.level = INFO", "rootLogger.appenderRef.stdout.ref = STDOUT"]
+    for i, (logger, level) in enumerate(quiet.items()):
+        lines += [f"logger.q{i}.name = {logger}", f"logger.q{i}.level = {level}"]
+    return "\n".join(lines) + "\n"
+
+
+LOG4J2 = log4j2_config({"state.change.logger": "WARN"})
 
 
 class Kafka(Service):
@@ -137,16 +138,18 @@ class Kafka(Service):
 
 
 def ensure_topics(kafka: Kafka, replication_factor: int = 1) -> list[str]:
-    """Create a topic per Kafka stream contract (same name as the dataset); return those created."""
+    """Create the contracts' topics: one per stream (named like it) and one per CDC table
+    (``<name>_changes``); return those created."""
     from confluent_kafka.admin import NewTopic
 
-    from headwater.contracts import stream_contracts
+    from headwater.contracts import cdc_contracts, stream_contracts
 
     admin = kafka.admin()
     existing = set(admin.list_topics(timeout=10).topics)
-    wanted = [NewTopic(c.topic, num_partitions=kafka.settings.kafka.topic_partitions,
+    names = [c.topic for c in stream_contracts()] + [c.changes_topic for c in cdc_contracts()]
+    wanted = [NewTopic(name, num_partitions=kafka.settings.kafka.topic_partitions,
                        replication_factor=replication_factor)
-              for c in stream_contracts() if c.topic not in existing]
+              for name in names if name not in existing]
     if not wanted:
         return []
     for topic, future in admin.create_topics(wanted, operation_timeout=30).items():

@@ -15,6 +15,9 @@ from headwater.stack.proc import wait_for
 from headwater.stack.runner import collect_status
 from headwater.stack.trino import Trino
 
+# fixtures of one domain each live in their own module
+pytest_plugins = ["tests.integration.cdc"]
+
 
 def _stack_healthy(settings: Settings) -> bool:
     rows = collect_status(settings)

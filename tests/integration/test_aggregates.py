@@ -80,3 +80,38 @@ def test_equipment_metrics_1m_adds_up_and_flags_anomalies(stack, trino):
                 (minute + timedelta(minutes=2), 1, 231.0, 231.0, True)]
     wait_until_equal(lambda: sorted(tuple(r) for r in trino.query(query)), expected, 180,
                      "silver.equipment_metrics_1m rows of the test device")
+
+
+def _inventory(store: str, kind: str, q: int, at: datetime) -> dict:
+    return {"event_id": str(uuid.uuid4()), "store_id": store, "product_id": "P0001", "update_type": kind,
+            "quantity": q, "counted_at": iso(at), "device_id": "H001"}
+
+
+def test_inventory_40_hours_late_updates_its_hour_and_50_hours_late_is_a_late_event(stack, trino, count_rows):
+    store = f"T{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    hour = (now - timedelta(hours=40)).replace(minute=0, second=0, microsecond=0)
+    at = max(hour + timedelta(minutes=1), now - timedelta(hours=40, minutes=1))  # 40 h late, inside that hour
+    query = ("select window_start, delivered_units, wasted_units, stock_counts, max_counted_units, updates "
+             f"from iceberg.silver.inventory_1h where store_id = '{store}'")
+
+    first = _inventory(store, "delivery", 24, at)
+    _send(stack, "inventory_updates", [first], "store_id")
+    wait_until_equal(lambda: [tuple(r) for r in trino.query(query)], [(hour, 24, 0, 0, None, 1)], 180,
+                     "the 40-hour-late delivery in its hour")
+    flagged = trino.query("select is_late from iceberg.silver.inventory_updates "
+                          f"where event_id = '{first['event_id']}'")
+    assert flagged == [(True,)], "Silver keeps it, flagged late"
+
+    # a second late update of the same hour changes that row; one 50 h late (beyond 48 h) does not
+    second = _inventory(store, "count", 61, at + timedelta(seconds=30))
+    too_late = _inventory(store, "delivery", 500, now - timedelta(hours=50))
+    _send(stack, "inventory_updates", [second, too_late], "store_id")
+    wait_until_equal(lambda: [tuple(r) for r in trino.query(query)], [(hour, 24, 0, 1, 61, 2)], 180,
+                     "the hour updated by the second late update")
+    wait_until_equal(lambda: trino.query("select stream, lateness_seconds >= 50 * 3600, allowed_lateness_seconds "
+                                         "from iceberg.silver.late_events "
+                                         f"where event_id = '{too_late['event_id']}'"),
+                     [("inventory_updates", True, 48 * 3600)], 180, "the 50-hour-late update in silver.late_events")
+    assert count_rows("select count(*) from iceberg.silver.inventory_updates "
+                      f"where event_id = '{too_late['event_id']}'") == 0

@@ -128,3 +128,25 @@ def test_equipment_metrics_1m_flags_anomalies_in_flink(engine):
         ("2", "231.0", "232.0", "FALSE")
     assert got[("D1", "2026-11-20 08:01:00.000")]["anomaly"] == "TRUE"  # vibration above 6 mm/s
     assert got[("D2", "2026-11-20 08:00:00.000")]["anomaly"] == "TRUE"  # a warning status
+
+
+def test_inventory_1h_sums_movements_per_hour_in_flink(engine):
+    def update(store, product, kind, q, at):
+        return {"event_id": f"{store}-{product}-{kind}-{at}", "store_id": store, "product_id": product,
+                "update_type": kind, "quantity": q, "counted_at": at, "device_id": None}
+
+    rows = [update("S001", "P0001", "delivery", 40, "2026-11-20T06:10:00.000Z"),
+            update("S001", "P0001", "delivery", 20, "2026-11-20T06:59:59.999Z"),
+            update("S001", "P0001", "count", 35, "2026-11-20T06:30:00.000Z"),
+            update("S001", "P0001", "count", 52, "2026-11-20T06:45:00.000Z"),
+            update("S001", "P0001", "waste", 3, "2026-11-20T07:00:00.000Z"),
+            update("S001", "P0002", "waste", 5, "2026-11-20T06:20:00.000Z")]
+    out = engine("flink", "flink", "flink_aggregate_check.py", [], {"aggregate": "inventory_1h", "rows": rows})
+    got = {(r["store_id"], r["product_id"], r["window_start"]): r for r in out}
+    assert set(got) == {("S001", "P0001", "2026-11-20 06:00:00.000"), ("S001", "P0001", "2026-11-20 07:00:00.000"),
+                        ("S001", "P0002", "2026-11-20 06:00:00.000")}
+    six = got[("S001", "P0001", "2026-11-20 06:00:00.000")]
+    assert (six["delivered_units"], six["wasted_units"], six["stock_counts"], six["max_counted_units"],
+            six["updates"], six["window_end"]) == ("60", "0", "2", "52", "4", "2026-11-20 07:00:00.000")
+    seven = got[("S001", "P0001", "2026-11-20 07:00:00.000")]
+    assert (seven["wasted_units"], seven["stock_counts"], seven["max_counted_units"]) == ("3", "0", None)

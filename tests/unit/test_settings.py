@@ -44,8 +44,9 @@ def test_cluster_profile_with_endpoints():
     env = {"HEADWATER_PROFILE": "cluster", "HEADWATER_KAFKA__BOOTSTRAP_SERVERS": "k:9092",
            "HEADWATER_POSTGRES__HOST": "pg", "HEADWATER_POSTGRES__PASSWORD": "pw",
            "HEADWATER_CATALOG__WAREHOUSE": "s3://lake/warehouse", "HEADWATER_FLINK__REST_URL": "http://jm:8081",
-           "HEADWATER_TRINO__HOST": "trino"}
+           "HEADWATER_TRINO__HOST": "trino", "HEADWATER_CONNECT__HOST": "connect"}
     s = load_settings(env)
+    assert s.connect.url == "http://connect:8083"
     props = s.iceberg_catalog_properties()
     assert props["uri"] == "jdbc:postgresql://pg:5432/iceberg"
     assert props["jdbc.schema-version"] == "V1"
