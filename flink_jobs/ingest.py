@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from headwater.contracts import Contract, cdc_contracts, load_contract, stream_contracts
 from headwater.contracts.aggregates import Aggregate, aggregates
-from headwater.contracts.flink import flink_type, not_after, parse_expr, quote, reason_exprs
+from headwater.contracts.flink import TYPED_PREFIX, flink_type, not_after, parse_expr, parsed_select, quote
 
 JOB_NAME = "headwater-ingest"
 PAYLOAD = "CAST(`kafka_value` AS STRING)"
@@ -96,25 +96,25 @@ def source_ddl(contract: Contract, kafka_options: dict[str, str], topic_prefix: 
 
 def parsed_view_ddl(contract: Contract) -> str:
     """Typed fields, the reason a record breaks its contract (NULL if none) and lineage."""
-    reason, detail = reason_exprs(contract, "`kafka_value`", "`kafka_key`")
-    fields = ",\n  ".join(f"{parse_expr(f, PAYLOAD)} AS {quote(f.name)}" for f in contract.fields)
-    event_time = parse_expr(contract.field(contract.event_time), PAYLOAD)
+    fields = ",\n  ".join(f"{quote(TYPED_PREFIX + f.name)} AS {quote(f.name)}" for f in contract.fields)
+    event_time = quote(TYPED_PREFIX + contract.event_time)
+    lateness = f"TIMESTAMPDIFF(SECOND, {event_time}, `kafka_timestamp`)"
+    inner = parsed_select(contract, quote("kafka_" + contract.name), "`kafka_value`", "`kafka_key`")
     return f"""CREATE TEMPORARY VIEW {quote(contract.name + '_parsed')} AS
 SELECT
   {fields},
   -- lateness is measured against the record's Kafka timestamp (when it was sent), not the job's
   -- watermark, so a record replayed after a failure or restore is routed exactly as before
-  COALESCE(TIMESTAMPDIFF(SECOND, {event_time}, `kafka_timestamp`) > {int(contract.watermark_delay.total_seconds())},
-           FALSE) AS `is_late`,
-  COALESCE(TIMESTAMPDIFF(SECOND, {event_time}, `kafka_timestamp`) > {int(contract.allowed_lateness.total_seconds())},
-           FALSE) AS `beyond_lateness`,
-  TIMESTAMPDIFF(SECOND, {event_time}, `kafka_timestamp`) AS `lateness_seconds`,
+  COALESCE({lateness} > {int(contract.watermark_delay.total_seconds())}, FALSE) AS `is_late`,
+  COALESCE({lateness} > {int(contract.allowed_lateness.total_seconds())}, FALSE) AS `beyond_lateness`,
+  {lateness} AS `lateness_seconds`,
   {event_time} AS `parsed_event_time`,
-  {reason} AS `reason`,
-  {detail} AS `detail`,
+  `reason`, `detail`,
   `kafka_key`, `kafka_value`, `kafka_topic`, `kafka_partition`, `kafka_offset`, `kafka_timestamp`,
   `proc_time`
-FROM {quote('kafka_' + contract.name)}"""
+FROM (
+{inner}
+)"""
 
 
 def bronze_insert(contract: Contract, sinks: Sinks) -> str:

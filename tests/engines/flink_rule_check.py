@@ -11,7 +11,7 @@ import sys
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from headwater.contracts import load_contract
-from headwater.contracts.flink import parse_expr, reason_exprs
+from headwater.contracts.flink import TYPED_PREFIX, parsed_select
 
 
 def _bytes(hex_or_none: str | None) -> str:
@@ -26,9 +26,11 @@ def main() -> None:
     tenv.get_config().set("table.local-time-zone", "UTC")
     tenv.get_config().set("parallelism.default", "1")
     rows = ", ".join(f"({i}, {_bytes(k)}, {_bytes(v)})" for i, (k, v) in enumerate(records))
-    reason, _ = reason_exprs(contract, "v", "k", arrival="CURRENT_TIMESTAMP")
-    cols = ", ".join(f"CAST({parse_expr(f, 'CAST(v AS STRING)')} AS STRING) AS `{f.name}`" for f in contract.fields)
-    sql = f"SELECT i, {reason} AS reason, {cols} FROM (VALUES {rows}) AS t(i, k, v)"
+    # the same layered select the ingest job runs
+    tenv.execute_sql(f"CREATE TEMPORARY VIEW records AS SELECT * FROM (VALUES {rows}) AS t(i, k, v)")
+    parsed = parsed_select(contract, "records", "`v`", "`k`", arrival="CURRENT_TIMESTAMP")
+    cols = ", ".join(f"CAST(`{TYPED_PREFIX}{f.name}` AS STRING) AS `{f.name}`" for f in contract.fields)
+    sql = f"SELECT i, reason, {cols} FROM ({parsed})"
     out = {}
     names = [f.name for f in contract.fields]
     for row in tenv.execute_sql(sql).collect():
