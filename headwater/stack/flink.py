@@ -123,6 +123,9 @@ class Flink(Service):
             # keep the last checkpoints when a job is cancelled or the cluster dies: `submit` resumes from them
             "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
             "execution.checkpointing.num-retained": 3,
+            "state.backend.type": f.state_backend,
+            # only the changed state files are uploaded per checkpoint (RocksDB)
+            "execution.checkpointing.incremental": f.state_backend == "rocksdb",
             "io.tmp.dirs": str(self.home / "tmp"),
             "python.executable": str(install.venv_python(self.venv)),
             "web.cancel.enable": True,

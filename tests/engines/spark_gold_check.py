@@ -1,0 +1,264 @@
+"""Run inside the Spark environment: apply the spark_jobs.gold transforms to in-memory rows, print JSON.
+
+stdin: ``{"cases": {"<label>": {"case": "<name>", ...payload}}}``; stdout (last line): ``{"<label>": result}``.
+One JVM runs every case of a test module: a Spark start costs ~15 s. Rows are dicts of the
+contracts' fields (missing nullable fields are NULL), timestamps as ``2026-11-20T07:00:00Z``;
+results come back as lists of dicts with dates and timestamps (UTC) in ISO form and decimals as strings.
+"""
+
+import json
+import os
+import sys
+import time
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+
+os.environ["TZ"] = "UTC"  # collect() renders timestamps in the process's zone
+time.tzset()
+
+from pyspark.sql import DataFrame, SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+from pyspark.sql.types import DateType, DecimalType, StructField, StructType, TimestampType  # noqa: E402
+
+from headwater.contracts import load_contract  # noqa: E402
+from headwater.contracts.spark import spark_schema_ddl  # noqa: E402
+from spark_jobs.gold import aggregates, dimensions, facts, features  # noqa: E402
+
+SCD2 = {"products": dimensions.dim_product, "stores": dimensions.dim_store, "customers": dimensions.dim_customer}
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def _value(v, dtype):
+    if v is None:
+        return None
+    if isinstance(dtype, TimestampType):
+        return datetime.fromisoformat(v.replace("Z", "+00:00"))
+    if isinstance(dtype, DateType):
+        return date.fromisoformat(v)
+    if isinstance(dtype, DecimalType):
+        return Decimal(v)
+    return v
+
+
+def frame(spark: SparkSession, schema: str | StructType, rows: list[dict]) -> DataFrame:
+    st = schema if isinstance(schema, StructType) else spark.createDataFrame([], schema).schema
+    unknown = {k for r in rows for k in r} - set(st.fieldNames())
+    assert not unknown, f"columns not in the schema: {sorted(unknown)}"
+    data = [tuple(_value(r.get(f.name), f.dataType) for f in st.fields) for r in rows]
+    return spark.createDataFrame(data, st)
+
+
+def contract_frame(spark: SparkSession, name: str, rows: list[dict]) -> DataFrame:
+    return frame(spark, spark_schema_ddl(load_contract(name)), rows)
+
+
+def _json(v):
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, list):
+        return [_json(x) for x in v]
+    return v
+
+
+def rows(df: DataFrame, *order: str) -> list[dict]:
+    return [{k: _json(v) for k, v in r.asDict().items()} for r in df.orderBy(*order).collect()]
+
+
+def materialise(spark: SparkSession, df: DataFrame) -> DataFrame:
+    """What a stored table gives back: the rows, without the lineage that computed them."""
+    return spark.createDataFrame(df.collect(), df.schema)
+
+
+def snapshots(spark: SparkSession, dataset: str, days: list) -> DataFrame:
+    """[[day, rows], ...] as one frame with a snapshot_date column (the file date)."""
+    parts = [contract_frame(spark, dataset, rs).withColumn("snapshot_date", F.lit(date.fromisoformat(d)))
+             for d, rs in days]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out
+
+
+def build_scd2(spark: SparkSession, dataset: str, steps: list) -> tuple[DataFrame | None, list]:
+    dim, history = None, []
+    for day, rs in steps:
+        dim = materialise(spark, SCD2[dataset](dim, contract_frame(spark, dataset, rs), date.fromisoformat(day)))
+        history.append(dim)
+    return dim, history
+
+
+def nullable(schema: StructType) -> StructType:
+    """A table's schema for synthetic rows that fill only the columns a transform reads."""
+    return StructType([StructField(f.name, f.dataType, True) for f in schema.fields])
+
+
+@cache
+def fact_sales_schema(spark: SparkSession) -> StructType:
+    """fact_sales' own output schema (every column nullable), so synthetic fact rows look like the real table."""
+    e = {n: contract_frame(spark, n, []) for n in ("pos_sales", "online_orders", "online_order_items")}
+    d = {n: build_scd2(spark, n, [["2026-01-01", []]])[0] for n in ("products", "stores", "customers")}
+    return nullable(facts.fact_sales(e["pos_sales"], e["online_orders"], e["online_order_items"], d["products"],
+                                     d["stores"], d["customers"]).schema)
+
+
+# ------------------------------------------------------------------------------------------ dimensions
+@case
+def scd2_steps(spark, p):
+    """Apply daily snapshots one at a time, in the given order; the dimension after each step."""
+    key = load_contract(p["dataset"]).key
+    _, history = build_scd2(spark, p["dataset"], p["steps"])
+    return [rows(d, key, "valid_from") for d in history]
+
+
+@case
+def scd2_rebuild(spark, p):
+    """Build a dimension from many days at once (a backfill or full rebuild)."""
+    contract = load_contract(p["dataset"])
+    tracked = {"products": dimensions.PRODUCT_TRACKED, "stores": dimensions.STORE_TRACKED,
+               "customers": dimensions.CUSTOMER_TRACKED}[p["dataset"]]
+    sk = {"products": "product_sk", "stores": "store_sk", "customers": "customer_sk"}[p["dataset"]]
+    current = build_scd2(spark, p["dataset"], p["before"])[0] if p.get("before") else None
+    dim = dimensions.scd2_history(current, snapshots(spark, p["dataset"], p["snapshots"]), contract.key, tracked,
+                                  sk_column=sk)
+    return rows(dim, contract.key, "valid_from")
+
+
+@case
+def plain_dims(spark, p):
+    return {
+        "equipment": rows(dimensions.dim_equipment(snapshots(spark, "equipment", p["equipment"])), "device_id"),
+        "campaigns": rows(dimensions.dim_campaign(snapshots(spark, "campaigns", p["campaigns"])), "campaign_id"),
+        "weather": rows(dimensions.dim_weather(snapshots(spark, "weather", p["weather"])), "weather_id"),
+    }
+
+
+@case
+def dim_date(spark, p):
+    return rows(dimensions.dim_date(spark, date.fromisoformat(p["start"]), date.fromisoformat(p["end"])), "date")
+
+
+# ------------------------------------------------------------------------------------------ facts
+def _dims(spark, p):
+    return {n: build_scd2(spark, n, p[n])[0] for n in ("products", "stores", "customers")}
+
+
+@case
+def facts_and_aggregates(spark, p):
+    d = _dims(spark, p)
+    sales = materialise(spark, facts.fact_sales(
+        contract_frame(spark, "pos_sales", p["pos_sales"]), contract_frame(spark, "online_orders", p["online_orders"]),
+        contract_frame(spark, "online_order_items", p["online_order_items"]), d["products"], d["stores"],
+        d["customers"]))
+    feedback = materialise(spark, facts.fact_feedback(
+        contract_frame(spark, "customer_feedback", p["customer_feedback"]), d["customers"], d["stores"]))
+    clicks = contract_frame(spark, "clickstream", p["clickstream"])
+    sessions = materialise(spark, facts.fact_web_sessions(clicks))
+    # the same events in another order and partitioning give the same visits and ids
+    resessions = facts.fact_web_sessions(spark.createDataFrame(list(reversed(clicks.collect())), clicks.schema)
+                                         .repartition(3))
+    as_of = date.fromisoformat(p["as_of"])
+    return {
+        "dims": {n: rows(df, df.columns[1], "valid_from") for n, df in d.items()},
+        "fact_sales": rows(sales, "sale_line_id"),
+        "fact_feedback": rows(feedback, "feedback_id"),
+        "fact_web_sessions": rows(sessions, "anonymous_id", "started_at"),
+        "fact_web_sessions_again": rows(resessions, "anonymous_id", "started_at"),
+        "fact_equipment_hourly": rows(facts.fact_equipment_hourly(
+            contract_frame(spark, "equipment_metrics", p["equipment_metrics"])), "device_id", "hour_start"),
+        "channel_performance": rows(aggregates.channel_performance(sales, sessions), "sale_date", "channel"),
+        "customer_profiles": rows(aggregates.customer_profiles(sales, feedback, sessions, d["customers"], as_of),
+                                  "customer_id"),
+    }
+
+
+@case
+def latest_orders(spark, p):
+    return rows(facts.latest_order_versions(contract_frame(spark, "online_orders", p["online_orders"]))
+                .select("order_id", "status"), "order_id")
+
+
+@case
+def inventory(spark, p):
+    """fact_inventory_daily before and after late updates arrive for an earlier day."""
+    return [rows(facts.fact_inventory_daily(contract_frame(spark, "inventory_updates", batch)), "inventory_date",
+                 "store_id", "product_id") for batch in p["runs"]]
+
+
+@case
+def campaign_effectiveness(spark, p):
+    sales = frame(spark, fact_sales_schema(spark), p["fact_sales"])
+    campaigns = dimensions.dim_campaign(snapshots(spark, "campaigns", p["campaigns"]))
+    return rows(aggregates.campaign_effectiveness(sales, campaigns, date.fromisoformat(p["as_of"]),
+                                                  baseline_days=p["baseline_days"]), "campaign_id")
+
+
+@case
+def customer_segments(spark, p):
+    sales = frame(spark, fact_sales_schema(spark), p["fact_sales"])
+    return rows(aggregates.customer_segments(sales, date.fromisoformat(p["as_of"])), "customer_id")
+
+
+# ------------------------------------------------------------------------------------------ features
+@case
+def features_demand(spark, p):
+    d = _dims(spark, p)
+    weather = dimensions.dim_weather(snapshots(spark, "weather", p["weather"]))
+    campaigns = dimensions.dim_campaign(snapshots(spark, "campaigns", p["campaigns"]))
+    schema = fact_sales_schema(spark)
+    return [rows(features.features_demand(frame(spark, schema, run), d["products"], d["stores"], weather, campaigns,
+                                          date.fromisoformat(p["start"]), date.fromisoformat(p["end"])),
+                 "store_id", "product_id", "sale_date") for run in p["runs"]]
+
+
+@case
+def features_equipment(spark, p):
+    hourly = frame(spark, nullable(facts.fact_equipment_hourly(contract_frame(spark, "equipment_metrics", [])).schema),
+                   p["hourly"])
+    equipment = dimensions.dim_equipment(snapshots(spark, "equipment", p["equipment"]))
+    return rows(features.features_equipment(hourly, equipment, horizon_hours=p["horizon_hours"]), "device_id",
+                "hour_start")
+
+
+@case
+def features_churn(spark, p):
+    sales = frame(spark, fact_sales_schema(spark), p["fact_sales"])
+    return rows(features.features_churn(sales, [date.fromisoformat(d) for d in p["observation_dates"]]),
+                "obs_date", "customer_id")
+
+
+@case
+def features_interactions(spark, p):
+    sales = frame(spark, fact_sales_schema(spark), p["fact_sales"])
+    clicks = contract_frame(spark, "clickstream", p["clickstream"])
+    return rows(features.features_interactions(sales, clicks, date.fromisoformat(p["as_of"])), "customer_id",
+                "product_id")
+
+
+def main() -> None:
+    request = json.load(sys.stdin)
+    spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+             .config("spark.sql.session.timeZone", "UTC").config("spark.sql.shuffle.partitions", "1")
+             .config("spark.ui.showConsoleProgress", "false")
+             # tiny inputs: compiling and re-planning cost more than they save
+             .config("spark.sql.adaptive.enabled", "false").config("spark.sql.codegen.wholeStage", "false")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    out = {}
+    for label, payload in request["cases"].items():
+        started = time.monotonic()
+        out[label] = CASES[payload["case"]](spark, payload)
+        print(f"{label}: {time.monotonic() - started:.1f} s", file=sys.stderr)
+    print(json.dumps(out))
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()

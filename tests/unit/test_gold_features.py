@@ -1,0 +1,205 @@
+"""Gold ML features are point-in-time correct: a row for day (hour) T is computed from data up to T,
+labels look ahead and are NULL when their horizon is not in the data. Values worked out by hand;
+Spark starts once for the module."""
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+
+def product(pid: str, category: str, price: str) -> dict:
+    return {"product_id": pid, "name": pid, "category": category, "unit_price": price, "unit_cost": "0.50",
+            "shelf_life_hours": 24, "active": True}
+
+
+def store(city: str) -> dict:
+    return {"store_id": "S1", "name": "Maison A", "city": city, "address": "1 rue Neuve", "opened_on": "2020-05-01",
+            "seats": 20, "has_delivery": True}
+
+
+def weather(city: str, day: str, t_max: float, t_min: float, rain: float, condition: str) -> dict:
+    return {"weather_id": f"{city}:{day}", "city": city, "date": day, "temp_max_c": t_max, "temp_min_c": t_min,
+            "precipitation_mm": rain, "condition": condition}
+
+
+def sale(day: str, qty: int = 1, product_id: str = "P1", customer_id: str | None = None, revenue: str = "1.00",
+         sale_id: str | None = None) -> dict:
+    """A synthetic fact_sales row (only the columns the features read)."""
+    return {"sale_line_id": sale_id or f"{customer_id}-{product_id}-{day}",
+            "sale_id": sale_id or f"{customer_id}-{day}", "channel": "store", "store_id": "S1",
+            "product_id": product_id, "customer_id": customer_id, "sale_date": day, "sold_at": f"{day}T12:00:00Z",
+            "quantity": qty, "revenue": revenue}
+
+
+P1_UNITS = {"2026-10-31": 50, "2026-11-01": 5, "2026-11-15": 3, "2026-11-22": 4, "2026-11-28": 2, "2026-11-29": 6,
+            "2026-11-30": 1, "2026-12-01": 100}
+DEMAND_SALES = [sale(d, q) for d, q in P1_UNITS.items()] + [sale("2026-11-30", 2, "P2")]
+
+DEMAND = {
+    "case": "features_demand", "start": "2026-11-29", "end": "2026-11-30",
+    "products": [["2026-11-01", [product("P1", "bread", "2.00"), product("P2", "pastry", "4.00")]],
+                 ["2026-11-30", [product("P1", "bread", "2.20"), product("P2", "pastry", "4.00")]]],
+    "stores": [["2026-11-01", [store("Lyon")]], ["2026-11-30", [store("Paris")]]],  # the store moves on the 30th
+    "customers": [["2026-11-01", []]],
+    "weather": [["2026-11-29", [weather("Lyon", "2026-11-29", 8.0, 2.0, 5.0, "rain")]],
+                ["2026-11-30", [weather("Lyon", "2026-11-30", 6.0, 1.0, 30.0, "storm"),
+                                weather("Paris", "2026-11-30", 10.0, 3.0, 0.0, "sunny")]]],
+    "campaigns": [["2026-11-20", [
+        {"campaign_id": "K1", "name": "Fête du pain", "channel": "in_store", "category": "bread", "discount_pct": 20,
+         "starts_on": "2026-11-30", "ends_on": "2026-12-05"},
+        {"campaign_id": "K2", "name": "Hiver", "channel": "email", "discount_pct": 5, "starts_on": "2026-12-01",
+         "ends_on": "2026-12-02"}]]],
+    # the second run adds 50 units on the 30th: only the 29th's label and the 30th's own row may move
+    "runs": [DEMAND_SALES, DEMAND_SALES + [sale("2026-11-30", 50, sale_id="extra")]],
+}
+
+
+def hour(h: str, temp: float, warnings: int = 0, faults: int = 0) -> dict:
+    return {"device_id": "D1", "store_id": "S1", "device_type": "deck_oven", "hour_start": f"2026-11-20T{h}:00:00Z",
+            "readings": 10, "temperature_mean_c": temp, "vibration_mean_mm_s": 1.0, "vibration_max_mm_s": 2.0,
+            "power_mean_kw": 18.0, "warning_readings": warnings, "fault_readings": faults}
+
+
+EQUIPMENT = {
+    "case": "features_equipment", "horizon_hours": 3,
+    "equipment": [["2026-11-20", [{"device_id": "D1", "store_id": "S1", "device_type": "deck_oven", "model": "M1",
+                                   "installed_on": "2026-11-01"}]]],
+    "hourly": [hour("00", 200.0), hour("01", 200.0), hour("02", 200.0), hour("03", 210.0, warnings=2),
+               hour("04", 100.0, faults=3), hour("05", 100.0, faults=3), hour("06", 190.0), hour("10", 200.0)],
+}
+
+CHURN = {
+    "case": "features_churn", "observation_dates": ["2026-11-01", "2026-11-27", "2026-12-01"],
+    "fact_sales": [
+        sale("2026-10-01", customer_id="C1", revenue="20.00"), sale("2026-10-20", customer_id="C1", revenue="10.00"),
+        sale("2026-11-10", customer_id="C1", revenue="5.00"), sale("2026-11-25", customer_id="C1", revenue="5.00"),
+        sale("2026-10-05", customer_id="C2", revenue="15.00"),
+        sale("2026-11-28", customer_id="C3", revenue="7.00"),
+        sale("2026-12-27", customer_id="C9", revenue="1.00"),  # the last day of data
+        sale("2026-11-20", revenue="3.00"),  # no loyalty card
+    ],
+}
+
+
+def click(event: str, customer_id: str | None, kind: str, product_id: str | None, at: str) -> dict:
+    return {"event_id": event, "session_id": "x", "anonymous_id": "a", "customer_id": customer_id, "event_type": kind,
+            "page": "/", "product_id": product_id, "device": "web_desktop", "channel": "direct", "occurred_at": at}
+
+
+INTERACTIONS = {
+    "case": "features_interactions", "as_of": "2026-11-10",
+    "clickstream": [
+        click("k1", "C1", "product_view", "P1", "2026-11-05T10:00:00Z"),
+        click("k2", "C1", "product_view", "P1", "2026-11-05T10:01:00Z"),
+        click("k3", "C1", "add_to_cart", "P1", "2026-11-06T09:00:00Z"),
+        click("k8", "C1", "remove_from_cart", "P1", "2026-11-06T09:05:00Z"),
+        click("k4", "C1", "product_view", "P2", "2026-11-11T09:00:00Z"),  # after as_of
+        click("k5", "C2", "add_to_cart", "P3", "2026-11-09T18:00:00Z"),
+        click("k6", None, "product_view", "P1", "2026-11-05T10:00:00Z"),  # not logged in
+        click("k7", "C1", "page_view", None, "2026-11-05T09:59:00Z"),
+        click("k9", "C3", "product_view", "P4", "2026-08-01T10:00:00Z"),  # older than the 90-day lookback
+    ],
+    "fact_sales": [
+        sale("2026-11-08", 2, "P1", "C1", sale_id="s1"),
+        sale("2026-11-12", 1, "P2", "C1", sale_id="s2"),  # future, and no past interaction with P2
+        sale("2026-11-15", 1, "P3", "C2", sale_id="s3"),  # within the 7 days after as_of
+        sale("2026-11-17", 1, "P9", "C9", sale_id="s4"),  # the last day of data
+    ],
+}
+
+CASES = {"demand": DEMAND, "equipment": EQUIPMENT, "churn": CHURN, "interactions": INTERACTIONS}
+
+
+@pytest.fixture(scope="module")
+def out(engine):
+    return engine("spark", "spark", "spark_gold_check.py", [], {"cases": CASES})
+
+
+def pick(rows: list[dict], *cols: str) -> list[tuple]:
+    return [tuple(r[c] for c in cols) for r in rows]
+
+
+DEMAND_COLS = ("product_id", "sale_date", "units", "units_lag_1", "units_lag_7", "units_lag_14", "units_lag_28",
+               "units_mean_7d", "units_std_7d", "units_mean_28d", "units_std_28d", "label_units_next_day")
+
+
+def test_demand_lags_and_rolling_windows(out):
+    first, _ = out["demand"]
+    assert pick(first, *DEMAND_COLS) == [
+        # D-1 = 28th: 2, D-7 = 22nd: 4, D-14 = 15th: 3, D-28 = 1st: 5; 23rd..29th: 0 0 0 0 0 2 6
+        ("P1", "2026-11-29", 6, 2, 4, 3, 5, 1.1429, 2.2678, 0.5357, 1.4525, 1),
+        # the last day: no label (the 1st of December is past `end`, its 100 units are not read)
+        ("P1", "2026-11-30", 1, 6, 0, 0, 0, 1.2857, 2.2147, 0.5714, 1.4511, None),
+        # days without sales are rows with 0 units
+        ("P2", "2026-11-29", 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 2),
+        ("P2", "2026-11-30", 2, 0, 0, 0, 0, 0.2857, 0.7559, 0.0714, 0.378, None),
+    ]
+
+
+def test_demand_row_for_a_day_uses_data_up_to_that_day_only(out):
+    first, second = out["demand"]
+    before = {(r["product_id"], r["sale_date"]): r for r in first}
+    after = {(r["product_id"], r["sale_date"]): r for r in second}
+    p1_29_before, p1_29_after = before[("P1", "2026-11-29")], after[("P1", "2026-11-29")]
+    # 50 more units on the 30th: the 29th's label sees them, none of its features do
+    assert (p1_29_before["label_units_next_day"], p1_29_after["label_units_next_day"]) == (1, 51)
+    assert {k: v for k, v in p1_29_after.items() if k != "label_units_next_day"} == \
+        {k: v for k, v in p1_29_before.items() if k != "label_units_next_day"}
+    assert after[("P1", "2026-11-30")]["units"] == 51
+    assert after[("P2", "2026-11-29")] == before[("P2", "2026-11-29")]
+
+
+def test_demand_context_is_the_one_valid_on_the_day(out):
+    cols = ("product_id", "sale_date", "city", "category", "list_price", "temp_max_c", "precipitation_mm",
+            "weather_condition", "promo_today", "promo_next_day", "promo_discount_pct", "day_of_week", "is_weekend",
+            "next_day_of_week", "next_day_is_weekend")
+    assert pick(out["demand"][0], *cols) == [
+        ("P1", "2026-11-29", "Lyon", "bread", "2.00", 8.0, 5.0, "rain", False, True, 0, 7, True, 1, False),
+        # moved to Paris and repriced on the 30th; the bread campaign runs
+        ("P1", "2026-11-30", "Paris", "bread", "2.20", 10.0, 0.0, "sunny", True, True, 20, 1, False, 2, False),
+        ("P2", "2026-11-29", "Lyon", "pastry", "4.00", 8.0, 5.0, "rain", False, False, 0, 7, True, 1, False),
+        # an every-category campaign starts tomorrow
+        ("P2", "2026-11-30", "Paris", "pastry", "4.00", 10.0, 0.0, "sunny", False, True, 0, 1, False, 2, False),
+    ]
+
+
+def test_equipment_failure_label_and_history(out):
+    cols = ("hour_start", "in_fault", "temperature_mean_6h", "abnormal_readings_24h", "hours_observed_24h",
+            "hours_since_maintenance", "label_failure_next_24h")
+    assert pick(out["equipment"], *cols) == [
+        # installed on the 1st: 19 days = 456 hours before the 20th; the fault starts at 04:00
+        ("2026-11-20T00:00:00", False, 200.0, 0, 1, 456, False),  # 01..03: no fault starts
+        ("2026-11-20T01:00:00", False, 200.0, 0, 2, 457, True),
+        ("2026-11-20T02:00:00", False, 200.0, 0, 3, 458, True),
+        ("2026-11-20T03:00:00", False, 202.5, 2, 4, 459, True),
+        ("2026-11-20T04:00:00", True, 182.0, 5, 5, 0, False),  # 05:00 continues the fault: no new start
+        ("2026-11-20T05:00:00", True, 168.333, 8, 6, 0, False),
+        ("2026-11-20T06:00:00", False, 166.667, 8, 7, 0, False),  # repaired: the clock restarts
+        ("2026-11-20T10:00:00", False, 163.333, 8, 8, 4, None),  # 11:00..13:00 are not in the data
+    ]
+
+
+def test_churn_features_and_label(out):
+    cols = ("obs_date", "customer_id", "last_purchase_date", "recency_days", "tenure_days", "purchases_30d",
+            "purchases_prev_30d", "purchases_90d", "purchases_trend", "revenue_30d", "revenue_prev_30d", "revenue_90d",
+            "revenue_trend", "avg_purchase_value_90d", "label_churned")
+    assert pick(out["churn"], *cols) == [
+        ("2026-11-01", "C1", "2026-10-20", 12, 31, 1, 1, 2, 0, "10.00", "20.00", "30.00", "-10.00", "15.00", False),
+        ("2026-11-01", "C2", "2026-10-05", 27, 27, 1, 0, 1, 1, "15.00", "0.00", "15.00", "15.00", "15.00", True),
+        # C3 first buys on the 28th: no row on the 27th, though its purchase is in the label window
+        ("2026-11-27", "C1", "2026-11-25", 2, 57, 2, 2, 4, 0, "10.00", "30.00", "40.00", "-20.00", "10.00", True),
+        ("2026-11-27", "C2", "2026-10-05", 53, 53, 0, 1, 1, -1, "0.00", "15.00", "15.00", "-15.00", "15.00", True),
+        # 30 days after the 1st of December pass the last day of data (27th): no label
+        ("2026-12-01", "C1", "2026-11-25", 6, 61, 2, 1, 4, 1, "10.00", "10.00", "40.00", "0.00", "10.00", None),
+        ("2026-12-01", "C2", "2026-10-05", 57, 57, 0, 1, 1, -1, "0.00", "15.00", "15.00", "-15.00", "15.00", None),
+        ("2026-12-01", "C3", "2026-11-28", 3, 3, 1, 0, 1, 1, "7.00", "0.00", "7.00", "7.00", "7.00", None),
+    ]
+
+
+def test_interactions_as_of_a_day(out):
+    cols = ("customer_id", "product_id", "views", "add_to_carts", "remove_from_carts", "purchases", "units_bought",
+            "implicit_score", "last_interaction_at", "days_since_last", "label_purchased_next_7d")
+    assert pick(out["interactions"], *cols) == [
+        ("C1", "P1", 2, 1, 1, 1, 2, 10, "2026-11-08T12:00:00", 2, False),
+        ("C2", "P3", 0, 1, 0, 0, 0, 3, "2026-11-09T18:00:00", 1, True),
+    ]
