@@ -86,7 +86,7 @@ class FlinkSettings:
     blob_port: int = 6124
     taskmanager_slots: int = 4
     jobmanager_memory: str = "1024m"
-    taskmanager_memory: str = "2048m"
+    taskmanager_memory: str = "3072m"
     parallelism: int = 1
     checkpoint_interval_s: int = 10
     #: hashmap (state on the heap, full checkpoints) or rocksdb (state on disk with incremental
