@@ -15,9 +15,6 @@ from headwater.stack.proc import wait_for
 from headwater.stack.runner import collect_status
 from headwater.stack.trino import Trino
 
-# fixtures of one domain each live in their own module
-pytest_plugins = ["tests.integration.cdc"]
-
 
 def _stack_healthy(settings: Settings) -> bool:
     rows = collect_status(settings)
@@ -130,3 +127,7 @@ def reconciled(settings: Settings, trino: Trino, ledger, timeout: float) -> list
         return wait_for(settled, timeout, "every ledger entry to reach the lakehouse", interval=3)
     except Exception:
         raise AssertionError(render(reconcile(settings, ledger, trino.query))) from None
+
+
+# fixtures of one domain live in their own module (imported last: it uses the helpers above)
+from tests.integration.cdc import quiet_shop  # noqa: E402,F401
