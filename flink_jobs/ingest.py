@@ -117,12 +117,12 @@ FROM (
 )"""
 
 
-def bronze_insert(contract: Contract, sinks: Sinks) -> str:
-    """Every record as received: Bronze never drops anything."""
-    return f"""INSERT INTO {sinks.table('bronze', contract.name)}
+def bronze_insert(topic: str, sinks: Sinks) -> str:
+    """Every record of a topic as received, in ``bronze.<topic>``: Bronze never drops anything."""
+    return f"""INSERT INTO {sinks.table('bronze', topic)}
 SELECT `kafka_key`, `kafka_value`, `kafka_headers`, `kafka_topic`, `kafka_partition`, `kafka_offset`,
   `kafka_timestamp`, CURRENT_TIMESTAMP AS `ingested_at`
-FROM {quote('kafka_' + contract.name)}"""
+FROM {quote('kafka_' + topic)}"""
 
 
 def deduped_view_ddl(contract: Contract) -> str:
@@ -179,10 +179,11 @@ def build_statements(contracts: list[Contract], kafka_options: dict[str, str],
         if c.changes_topic:
             ddl += [cdc_raw_source_ddl(c, kafka_options, topic_prefix),
                     cdc_changelog_source_ddl(c, kafka_options, topic_prefix)]
-            inserts += [cdc_bronze_insert(c, sinks), cdc_silver_insert(c, sinks), cdc_quarantine_insert(c, sinks)]
+            inserts += [bronze_insert(c.changes_topic, sinks), cdc_silver_insert(c, sinks),
+                        cdc_quarantine_insert(c, sinks)]
             continue
         ddl += [source_ddl(c, kafka_options, topic_prefix), parsed_view_ddl(c), deduped_view_ddl(c)]
-        inserts += [bronze_insert(c, sinks), silver_insert(c, sinks), quarantine_insert(c, sinks),
+        inserts += [bronze_insert(c.name, sinks), silver_insert(c, sinks), quarantine_insert(c, sinks),
                     late_events_insert(c, sinks)]
     names = {c.name for c in contracts}
     inserts += [aggregate_insert(agg, sinks) for agg in aggregates() if agg.source in names]
@@ -230,14 +231,6 @@ def cdc_changelog_source_ddl(contract: Contract, kafka_options: dict[str, str], 
 ) WITH (
   {_options(options)}
 )"""
-
-
-def cdc_bronze_insert(contract: Contract, sinks: Sinks) -> str:
-    """Every change event as received."""
-    return f"""INSERT INTO {sinks.table('bronze', contract.changes_topic)}
-SELECT `kafka_key`, `kafka_value`, `kafka_headers`, `kafka_topic`, `kafka_partition`, `kafka_offset`,
-  `kafka_timestamp`, CURRENT_TIMESTAMP AS `ingested_at`
-FROM {quote('kafka_' + contract.changes_topic)}"""
 
 
 def cdc_silver_insert(contract: Contract, sinks: Sinks) -> str:
