@@ -15,7 +15,15 @@ from datetime import timedelta
 
 from headwater.contracts import Contract, cdc_contracts, load_contract, stream_contracts
 from headwater.contracts.aggregates import Aggregate, aggregates
-from headwater.contracts.flink import TYPED_PREFIX, flink_type, not_after, parse_expr, parsed_select, quote
+from headwater.contracts.flink import (
+    FUNCTION_DDL,
+    TYPED_PREFIX,
+    flink_type,
+    not_after,
+    parse_expr,
+    parsed_select,
+    quote,
+)
 
 JOB_NAME = "headwater-ingest"
 PAYLOAD = "CAST(`kafka_value` AS STRING)"
@@ -174,7 +182,7 @@ WHERE `reason` IS NOT NULL"""
 def build_statements(contracts: list[Contract], kafka_options: dict[str, str],
                      sinks: Sinks, topic_prefix: str = "") -> tuple[list[str], list[str]]:
     """(DDL to run first, INSERTs to run together as one job) for the given streams."""
-    ddl, inserts = [], []
+    ddl, inserts = [FUNCTION_DDL], []
     for c in contracts:
         if c.changes_topic:
             ddl += [cdc_raw_source_ddl(c, kafka_options, topic_prefix),

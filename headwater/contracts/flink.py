@@ -24,9 +24,22 @@ def quote(identifier: str) -> str:
     return f"`{identifier}`"
 
 
+#: The project's JSON reader (flink_jobs/java/headwater/flink/JsonFields.java): every named field
+#: of a payload in one streaming parse, where JSON_VALUE parses the whole payload once per field.
+JSON_FIELDS = "HW_JSON_FIELDS"
+FUNCTION_DDL = (f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {JSON_FIELDS} "
+                "AS 'headwater.flink.JsonFields' LANGUAGE JAVA")
+
+
+def json_fields(payload: str, fields: list[Field]) -> str:
+    """An ARRAY<STRING>: [1] 'object' for a well-formed JSON object (else NULL), then each field's
+    scalar text (JSON_VALUE's), then each field's object or array text (JSON_QUERY's)."""
+    return f"{JSON_FIELDS}({payload}, {_string_literal(','.join(f.name for f in fields))})"
+
+
 def raw_value(f: Field, payload: str) -> str:
     """The field's text as it appears in the JSON payload (NULL when absent or not a scalar)."""
-    return f"JSON_VALUE({payload}, '$.{f.name}')"
+    return f"{json_fields(payload, [f])}[2]"
 
 
 def typed_expr(f: Field, raw: str) -> str:
@@ -64,38 +77,36 @@ def byte_length(column: str) -> str:
     return f"(CHAR_LENGTH({b64}) / 4 * 3 - {padding})"
 
 
-def rule_checks(contract: Contract, value: str, key: str, arrival: str = "`kafka_timestamp`",
-                columns: bool = False) -> list[tuple[str, str, str]]:
+def rule_checks(contract: Contract, value: str, key: str,
+                arrival: str = "`kafka_timestamp`") -> list[tuple[str, str, str]]:
     """(condition that means broken, reason code, detail expression) in order of precedence.
 
     ``value`` and ``key`` are the record's raw BYTES columns; the order is the one of
-    :meth:`headwater.contracts.Contract.classify`. With ``columns``, each field's JSON text and
-    typed value are read from the columns :func:`parsed_select` computes once per record.
+    :meth:`headwater.contracts.Contract.classify`. Each field's JSON text, nested JSON and typed
+    value are read from the columns :func:`parsed_select` computes once per record.
     """
-    payload = PAYLOAD_COLUMN if columns else f"CAST({value} AS STRING)"
+    payload = PAYLOAD_COLUMN
 
     def raw_of(f: Field) -> str:
-        return quote(RAW_PREFIX + f.name) if columns else raw_value(f, payload)
+        return quote(RAW_PREFIX + f.name)
 
     def typed_of(f: Field) -> str:
-        return quote(TYPED_PREFIX + f.name) if columns else parse_expr(f, payload)
+        return quote(TYPED_PREFIX + f.name)
 
     checks: list[tuple[str, str, str]] = [
         (f"{value} IS NOT NULL AND {byte_length(value)} > {contract.max_record_bytes}", "oversized",
          f"'the value is larger than {contract.max_record_bytes} bytes'"),
         # decoding replaces invalid sequences: a value that does not survive the round trip is not UTF-8
         (f"CAST({payload} AS BYTES) <> {value}", "invalid_utf8", "'the value is not valid UTF-8'"),
-        (f"NOT ({payload} IS JSON OBJECT)", "invalid_json", "'the value is not a JSON object'"),
+        (f"{FIELDS_COLUMN}[1] IS NULL", "invalid_json", "'the value is not a JSON object'"),
     ]
     if contract.partition_key:
         checks.append((f"{key} IS NULL", "null_key", "'the record has no key'"))
     for f in contract.fields:
         raw, typed = raw_of(f), typed_of(f)
-        # JSON_VALUE is NULL for an absent key, a JSON null and an object or array alike;
-        # JSON_QUERY tells the last apart (it returns only objects and arrays). It is asked only
-        # when JSON_VALUE found nothing: on a scalar it fails internally, and a Java exception
-        # per field and record would cost more than all the rest of the parsing (AND short-circuits)
-        nested = quote(NESTED_PREFIX + f.name) if columns else f"JSON_QUERY({payload}, '$.{f.name}')"
+        # the scalar text is NULL for an absent key, a JSON null and an object or array alike;
+        # the nested text tells the last apart
+        nested = quote(NESTED_PREFIX + f.name)
         if f.required:
             checks.append((f"{raw} IS NULL AND {nested} IS NULL", "missing_field",
                            _sql_literal(f"{f.name} is missing")))
@@ -130,10 +141,10 @@ def not_after(contract: Contract, arrival: str = "`kafka_timestamp`") -> str:
     return f"TIMESTAMPADD(SECOND, {seconds}, {arrival})"
 
 
-def reason_exprs(contract: Contract, value: str, key: str, arrival: str = "`kafka_timestamp`",
-                 columns: bool = False) -> tuple[str, str]:
-    """(reason code, detail) SQL expressions: NULL, NULL for a record that keeps its contract."""
-    checks = rule_checks(contract, value, key, arrival, columns)
+def reason_exprs(contract: Contract, value: str, key: str, arrival: str = "`kafka_timestamp`") -> tuple[str, str]:
+    """(reason code, detail) SQL expressions over :func:`parsed_select`'s columns: NULL, NULL for a
+    record that keeps its contract."""
+    checks = rule_checks(contract, value, key, arrival)
     reason = "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r, _ in checks) + " END"
     detail = "CASE " + " ".join(f"WHEN {c} THEN {d}" for c, _, d in checks) + " END"
     return reason, detail
@@ -141,13 +152,14 @@ def reason_exprs(contract: Contract, value: str, key: str, arrival: str = "`kafk
 
 #: Flink merges stacked projections and repeats a deterministic expression wherever the upper one
 #: uses it; it keeps a projection apart when merging would repeat a non-deterministic one. Wrapping
-#: each JSON extraction and typed value in a branch on RAND() (always taken) makes it count as
-#: non-deterministic, so the payload is parsed once per field and record instead of once per use
-#: in every rule (367 JSON_VALUE calls in the plan of pos_sales before, 27 after).
+#: the parse and each typed value in a branch on RAND() (always taken) makes them count as
+#: non-deterministic, so each is computed once per record however many rules read it.
 MATERIALIZE = "CASE WHEN RAND() >= 0 THEN {expr} END"
 
-#: Columns :func:`parsed_select` adds: the value as text, each field's JSON text and typed value.
+#: Columns :func:`parsed_select` adds: the value as text, the parsed fields, and each field's JSON
+#: text, nested JSON and typed value.
 PAYLOAD_COLUMN = "`payload__`"
+FIELDS_COLUMN = "`fields__`"
 RAW_PREFIX = "raw__"
 TYPED_PREFIX = "typed__"
 NESTED_PREFIX = "nested__"
@@ -156,32 +168,31 @@ NESTED_PREFIX = "nested__"
 def parsed_select(contract: Contract, source: str, value: str, key: str, arrival: str = "`kafka_timestamp`") -> str:
     """A SELECT over ``source`` adding the typed fields, ``reason`` and ``detail`` to every column.
 
-    In layers, so each field's JSON text is extracted once per record and each typed value
-    computed once, however many rules read them (Flink does not merge a projection into one
-    that would repeat its expressions); re-parsing the JSON per rule made ingest ten times slower.
+    In layers: the payload is parsed once per record (one streaming pass for all fields), each
+    typed value computed once, however many rules read them. Parsing per field and rule, as
+    JSON_VALUE does, made ingest more than ten times slower.
     """
-    def path(f: Field) -> str:
-        return _string_literal("$." + f.name)
-
+    n = len(contract.fields)
+    # SQL arrays count from 1: [1] is the object marker, then n scalar texts, then n nested texts
     raws = ",\n      ".join(
-        f"{MATERIALIZE.format(expr=f'JSON_VALUE({PAYLOAD_COLUMN}, {path(f)})')} AS {quote(RAW_PREFIX + f.name)}"
-        for f in contract.fields)
+        f"{FIELDS_COLUMN}[{2 + i}] AS {quote(RAW_PREFIX + f.name)}, "
+        f"{FIELDS_COLUMN}[{2 + n + i}] AS {quote(NESTED_PREFIX + f.name)}"
+        for i, f in enumerate(contract.fields))
     typed = ",\n    ".join(
-        MATERIALIZE.format(expr=typed_expr(f, quote(RAW_PREFIX + f.name)))
-        + f" AS {quote(TYPED_PREFIX + f.name)},\n    "
-        # an object or array where a scalar belongs: only looked for when JSON_VALUE found nothing
-        + MATERIALIZE.format(expr=f"CASE WHEN {quote(RAW_PREFIX + f.name)} IS NULL "
-                                  f"THEN JSON_QUERY({PAYLOAD_COLUMN}, {path(f)}) END")
-        + f" AS {quote(NESTED_PREFIX + f.name)}"
+        MATERIALIZE.format(expr=typed_expr(f, quote(RAW_PREFIX + f.name))) + f" AS {quote(TYPED_PREFIX + f.name)}"
         for f in contract.fields)
-    reason, detail = reason_exprs(contract, value, key, arrival, columns=True)
+    reason, detail = reason_exprs(contract, value, key, arrival)
+    parse = MATERIALIZE.format(expr=json_fields(f"CAST({value} AS STRING)", list(contract.fields)))
     return f"""SELECT typed_layer.*, {reason} AS `reason`, {detail} AS `detail`
 FROM (
   SELECT raw_layer.*,
     {typed}
   FROM (
-    SELECT src.*, CAST({value} AS STRING) AS {PAYLOAD_COLUMN},
-      {raws.replace(PAYLOAD_COLUMN, f"CAST({value} AS STRING)")}
-    FROM {source} AS src
+    SELECT parsed_layer.*,
+      {raws}
+    FROM (
+      SELECT src.*, CAST({value} AS STRING) AS {PAYLOAD_COLUMN}, {parse} AS {FIELDS_COLUMN}
+      FROM {source} AS src
+    ) AS parsed_layer
   ) AS raw_layer
 ) AS typed_layer"""

@@ -8,19 +8,78 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from headwater import PROJECT_ROOT
+from headwater import PROJECT_ROOT, versions
+from headwater.settings import Settings
 from headwater.stack import install
 from headwater.stack.base import Health, Service
 from headwater.stack.errors import StackError
 from headwater.stack.proc import ManagedProcess, wait_for
+
+#: Java sources of the project's Flink functions (compiled at install into a jar in Flink's lib)
+UDF_SOURCES = PROJECT_ROOT / "flink_jobs" / "java"
+
+
+def ensure_udf_jar(settings: Settings, flink_home: Path, java_home: Path) -> Path:
+    """Compile the project's Flink functions (``flink_jobs/java``) into a jar cached by source hash.
+
+    They compile against the jars of the installed Flink distribution (which also carries the
+    shaded Jackson they parse with), so nothing beyond the JDK is fetched.
+    """
+    sources = sorted(UDF_SOURCES.rglob("*.java"))
+    flink_jars = sorted(str(j) for j in (flink_home / "lib").glob("*.jar"))
+    digest = versions.fingerprint([[str(s.relative_to(UDF_SOURCES)), s.read_text()] for s in sources]
+                                  + [Path(j).name for j in flink_jars])
+    target = settings.cache_dir / "jars" / f"headwater-udf-{digest}"
+    jar = target / "headwater-flink-udf.jar"
+    if (target / install.MARKER).exists():
+        return jar
+    javac = java_home / "bin" / "javac"
+    if not javac.exists():
+        raise StackError(f"compiling the project's Flink functions needs a JDK with javac, and {java_home} "
+                         "has none: install one, e.g. `apt-get install openjdk-17-jdk-headless`, or point "
+                         "HEADWATER_JAVA_HOMES=17=/path/to/jdk at one.")
+    with install.cache_lock(settings, "headwater-udf"):
+        if (target / install.MARKER).exists():
+            return jar
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = subprocess.run([str(javac), "--release", "17", "-nowarn", "-d", tmp, "-cp", ":".join(flink_jars),
+                                   *map(str, sources)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise StackError(f"javac failed on flink_jobs/java:\n{proc.stdout}{proc.stderr}")
+            with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+                for cls in sorted(Path(tmp).rglob("*.class")):
+                    zf.write(cls, cls.relative_to(tmp).as_posix())
+        (target / install.MARKER).touch()
+    return jar
+
+
+def in_process_udf_jar() -> Path:
+    """The functions' jar for a PyFlink mini-cluster in this interpreter (tests; set ``pipeline.jars``).
+
+    Runs inside the Flink environment: the distribution is the imported ``pyflink``, the JDK the
+    one ``JAVA_HOME`` names (the engine runner sets it), else the one the installer would pick.
+    """
+    import os
+
+    import pyflink
+
+    from headwater.settings import load_settings
+
+    settings = load_settings()
+    home = Path(os.environ["JAVA_HOME"]) if os.environ.get("JAVA_HOME") else install.find_jdk(settings, "flink")
+    return ensure_udf_jar(settings, Path(pyflink.__file__).parent, home)
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -67,6 +126,7 @@ class Flink(Service):
         self.flink_home = install.site_packages(self.venv) / "pyflink"
         self.java_home = install.find_jdk(self.settings, "flink")
         connectors = install.ensure_maven_group(self.settings, "flink")
+        self.udf_jar = ensure_udf_jar(self.settings, self.flink_home, self.java_home)
         self.lib_dir = self._lib_dir(connectors)
 
     def _lib_dir(self, connectors: Path) -> Path:
@@ -245,7 +305,9 @@ class Flink(Service):
             return running["id"]
         restore = self.restore_point(name)
         argv = [str(self.flink_home / "bin" / "flink"), "run", "-d", "-m", self._jm_address(),
-                "-py", str(script), "-pyexec", str(install.venv_python(self.venv))]
+                "-py", str(script), "-pyexec", str(install.venv_python(self.venv)),
+                # the project's functions travel with the job, so a remote cluster needs no install
+                "-j", str(self.udf_jar)]
         if parallelism:
             argv[3:3] = ["-p", str(parallelism)]
         if restore:

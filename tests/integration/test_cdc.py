@@ -33,7 +33,7 @@ def test_silver_mirrors_the_shop_tables_after_inserts_updates_and_deletes(quiet_
                 for line in range(2):
                     conn.execute(
                         "insert into order_items (order_item_id, order_id, product_id, quantity, unit_price, "
-                        "added_at) values (%s, %s, 'P001', %s, 3.60, %s)",
+                        "added_at) values (%s, %s, 'P0001', %s, 3.60, %s)",
                         (f"{order_id}-{line}", order_id, line + 1, now))
         for order_id in updated:  # two updates each: the mirror keeps the last
             for status in ("baking", "out_for_delivery"):

@@ -63,13 +63,15 @@ def frozen_day(stack, trino: Trino) -> str:
     for ns in (SRC, GOLD):
         drop_namespace_tables(trino, ns)
     # Silver promises one row per event id; should a resend slip through upstream, the copy keeps one
-    # (these tests are about Gold: the gate on the real Silver reports such a slip on its own)
+    # (these tests are about Gold: the gate on the real Silver reports such a slip on its own).
+    # Other tests send sales of made-up stores (T...) that no master data has: on a young stack
+    # they are a visible share of the day and would (rightly) trip references_resolve; left out.
     cols = ", ".join(f'"{r[0]}"' for r in trino.query(
         "select column_name from iceberg.information_schema.columns where table_schema = 'silver' "
         "and table_name = 'pos_sales' order by ordinal_position"))
     trino.query(f"create table iceberg.{SRC}.pos_sales as select {cols} from ("
                 f"select *, row_number() over (partition by event_id order by ingested_at) as n_ "
-                f"from iceberg.silver.pos_sales where sold_at {in_day}) where n_ = 1")
+                f"from iceberg.silver.pos_sales where sold_at {in_day} and store_id not like 'T%') where n_ = 1")
     trino.query(f"create table iceberg.{SRC}.online_orders as select * from iceberg.silver.online_orders "
                 f"where placed_at {in_day}")
     trino.query(f"create table iceberg.{SRC}.online_order_items as select i.* from iceberg.silver.online_order_items i "

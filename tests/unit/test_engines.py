@@ -39,6 +39,18 @@ def _cases() -> list[tuple[bytes | None, bytes | None]]:
         (b"key", encoded.replace(b'"S0', b'"\xffS0')),  # a stray byte inside a string: JSON, but not UTF-8
         (b"key", encoded.replace(b'"S0', b'"\\u00ffS0')),  # the same character escaped: valid
     ]
+    # the job's one-pass JSON reader against Python's json module
+    body = encoded[:-1]  # the object without its closing brace
+    records += [
+        (b"key", encoded + b" trailing"),  # text after the object: not JSON
+        (b"key", encoded + b" {}"),  # two objects: not one JSON object
+        (b"key", body + b', "quantity": 0}'),  # a repeated key: the last one counts
+        (b"key", body + b', "unit_price": 2.500}'),  # the number's value counts, not its spelling
+        (b"key", body + b', "unit_price": 1e1}'),
+        (b"key", body + b', "notes": {"deep": [1, {"a": null}], "s": "\\"}"}}'),  # unknown fields are skipped
+        (b"key", body + b', "notes": [1, {"a": }]}'),  # ... but still have to be JSON
+        (b"key", b" \n" + encoded + b"\n"),  # surrounding whitespace is fine
+    ]
     return records
 
 
