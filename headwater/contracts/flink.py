@@ -94,7 +94,11 @@ def rule_checks(contract: Contract, value: str, key: str,
         return quote(TYPED_PREFIX + f.name)
 
     checks: list[tuple[str, str, str]] = [
-        (f"{value} IS NOT NULL AND {byte_length(value)} > {contract.max_record_bytes}", "oversized",
+        # a Java char is at most 3 UTF-8 bytes (a pair of surrogates 4), and an undecodable byte
+        # becomes one char: a payload of at most max/3 chars cannot be oversized, and the exact byte
+        # count (a base64 encoding of the whole value) is only computed for the long ones
+        (f"{value} IS NOT NULL AND CHAR_LENGTH({payload}) * 3 > {contract.max_record_bytes} "
+         f"AND {byte_length(value)} > {contract.max_record_bytes}", "oversized",
          f"'the value is larger than {contract.max_record_bytes} bytes'"),
         # decoding replaces invalid sequences: a value that does not survive the round trip is not UTF-8
         (f"CAST({payload} AS BYTES) <> {value}", "invalid_utf8", "'the value is not valid UTF-8'"),
@@ -183,7 +187,10 @@ def parsed_select(contract: Contract, source: str, value: str, key: str, arrival
         for f in contract.fields)
     reason, detail = reason_exprs(contract, value, key, arrival)
     parse = MATERIALIZE.format(expr=json_fields(f"CAST({value} AS STRING)", list(contract.fields)))
-    return f"""SELECT typed_layer.*, {reason} AS `reason`, {detail} AS `detail`
+    # the rules run once per record for the reason; the detail repeats them only for broken records
+    return f"""SELECT checked_layer.*, CASE WHEN `reason` IS NOT NULL THEN {detail} END AS `detail`
+FROM (
+SELECT typed_layer.*, {MATERIALIZE.format(expr=reason)} AS `reason`
 FROM (
   SELECT raw_layer.*,
     {typed}
@@ -195,4 +202,5 @@ FROM (
       FROM {source} AS src
     ) AS parsed_layer
   ) AS raw_layer
-) AS typed_layer"""
+) AS typed_layer
+) AS checked_layer"""
