@@ -13,13 +13,15 @@ import logging
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
 
 log = logging.getLogger(__name__)
 
 #: the interval's first and last UTC day (a daily interval: one day)
 START = "{{ data_interval_start | ds }}"
 END = "{{ (data_interval_end - macros.timedelta(seconds=1)) | ds }}"
+#: a namespace name (it is put into a shell command: nothing else is accepted)
+NAMESPACE = "^[a-z_][a-z0-9_]*$"
 #: inventory updates arrive up to 48 h late: its task also rebuilds the two days before
 INVENTORY_START = "{{ (data_interval_start - macros.timedelta(days=2)) | ds }}"
 
@@ -53,7 +55,8 @@ def log_failure(context: dict) -> None:
 def gold_command(tables: str, start: str = START) -> str:
     """The CLI call that builds ``tables`` for the run's interval (run id: Airflow's, for the quality results)."""
     return (f"{{{{ var.value.headwater_cli }}}} spark gold_daily -- --tables {tables} --start {start} --end {END} "
-            "--run-id '{{ run_id }}'")
+            "--run-id '{{ run_id }}' --source-namespace '{{ params.source_namespace }}' "
+            "--target-namespace '{{ params.target_namespace }}'")
 
 
 with DAG(
@@ -67,6 +70,9 @@ with DAG(
     max_active_tasks=2,
     default_args={"retries": 2, "retry_delay": timedelta(minutes=2), "on_failure_callback": log_failure},
     tags=["gold", "spark", "quality"],
+    # a run's conf may point it at other namespaces (tests build a frozen copy of Silver)
+    params={"source_namespace": Param("silver", type="string", pattern=NAMESPACE),
+            "target_namespace": Param("gold", type="string", pattern=NAMESPACE)},
 ) as dag:
     tasks = {"dimensions": BashOperator(task_id="dimensions", bash_command=gold_command("dimension"))}
     for table in LINEAGE:

@@ -27,8 +27,12 @@ def quote(identifier: str) -> str:
 #: The project's JSON reader (flink_jobs/java/headwater/flink/JsonFields.java): every named field
 #: of a payload in one streaming parse, where JSON_VALUE parses the whole payload once per field.
 JSON_FIELDS = "HW_JSON_FIELDS"
-FUNCTION_DDL = (f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {JSON_FIELDS} "
-                "AS 'headwater.flink.JsonFields' LANGUAGE JAVA")
+#: ... and its reader of the contracts' one timestamp form (UtcTimestamp.java): a cast from a
+#: string goes through a general date-time formatter, a tenth of the job's time
+UTC_TIMESTAMP = "HW_UTC_TIMESTAMP"
+#: Registers the functions (the jar travels with the job: see headwater.stack.flink)
+FUNCTION_DDLS = tuple(f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {name} AS 'headwater.flink.{cls}' LANGUAGE JAVA"
+                      for name, cls in ((JSON_FIELDS, "JsonFields"), (UTC_TIMESTAMP, "UtcTimestamp")))
 
 
 def json_fields(payload: str, fields: list[Field]) -> str:
@@ -47,9 +51,8 @@ def typed_expr(f: Field, raw: str) -> str:
     if f.type == "string":
         return raw
     if f.type == "timestamp":
-        # the text rule below admits only ISO-8601 UTC ("...T...Z"); a plain cast then parses it
-        # without the formatter's exceptions on every record (the job's session zone is UTC)
-        typed = f"CAST(TRY_CAST(REPLACE(REPLACE({raw}, 'T', ' '), 'Z', '') AS TIMESTAMP(3)) AS TIMESTAMP_LTZ(3))"
+        # the function admits exactly the text rule's form (TIMESTAMP_PATTERN): no regex needed
+        return f"{UTC_TIMESTAMP}({raw})"
     else:
         typed = f"TRY_CAST({raw} AS {flink_type(f)})"
     pattern = text_pattern(f)

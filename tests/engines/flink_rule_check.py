@@ -11,7 +11,7 @@ import sys
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from headwater.contracts import load_contract
-from headwater.contracts.flink import FUNCTION_DDL, TYPED_PREFIX, parsed_select
+from headwater.contracts.flink import FUNCTION_DDLS, TYPED_PREFIX, parsed_select
 from headwater.stack.flink import in_process_udf_jar
 
 
@@ -27,7 +27,8 @@ def main() -> None:
     tenv.get_config().set("table.local-time-zone", "UTC")
     tenv.get_config().set("parallelism.default", "1")
     tenv.get_config().set("pipeline.jars", in_process_udf_jar().as_uri())
-    tenv.execute_sql(FUNCTION_DDL)
+    for ddl in FUNCTION_DDLS:
+        tenv.execute_sql(ddl)
     rows = ", ".join(f"({i}, {_bytes(k)}, {_bytes(v)})" for i, (k, v) in enumerate(records))
     # the same layered select the ingest job runs
     tenv.execute_sql(f"CREATE TEMPORARY VIEW records AS SELECT * FROM (VALUES {rows}) AS t(i, k, v)")

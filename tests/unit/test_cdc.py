@@ -54,7 +54,7 @@ def test_cdc_statements_decode_debezium_into_an_upsert():
     c = load_contract("online_orders")
     ddl, inserts = build_statements([c], {"properties.bootstrap.servers": "b:1",
                                           "properties.group.id": "headwater-ingest"}, Sinks("iceberg"))
-    _function, raw, changelog = ddl
+    *_functions, raw, changelog = ddl
     assert "'topic' = 'online_orders_changes'" in raw and "'value.format' = 'raw'" in raw
     assert "'format' = 'debezium-json'" in changelog
     assert "'properties.group.id' = 'headwater-ingest-cdc'" in changelog

@@ -6,7 +6,7 @@ import pytest
 
 from flink_jobs.ingest import Sinks, build_statements, interval
 from headwater.contracts import ContractError, contract_names, load_contract, parse_contract, stream_contracts
-from headwater.contracts.flink import FUNCTION_DDL
+from headwater.contracts.flink import FUNCTION_DDLS
 from headwater.contracts.iceberg import bronze_schema, silver_schema, table_definitions
 from producers.domain import build_domain
 from producers.pos_sales import events
@@ -79,9 +79,9 @@ def test_iceberg_schemas_follow_the_contract():
 def test_flink_sql_derives_from_the_contract():
     c = load_contract("pos_sales")
     ddl, inserts = build_statements([c], {"properties.bootstrap.servers": "b:1"}, Sinks("iceberg"))
-    function, source, view, deduped = ddl
+    *functions, source, view, deduped = ddl
     # the payload is parsed once per record, by the project's function, never per field
-    assert function == FUNCTION_DDL and "JSON_VALUE" not in source + view
+    assert tuple(functions) == FUNCTION_DDLS and "JSON_VALUE" not in source + view
     assert view.count("HW_JSON_FIELDS(") == 1
     assert "'topic' = 'pos_sales'" in source
     assert "WATERMARK FOR `event_time` AS `event_time` - INTERVAL '5' SECOND" in source

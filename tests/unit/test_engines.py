@@ -30,6 +30,11 @@ def _cases() -> list[tuple[bytes | None, bytes | None]]:
         {**base, "quantity": 99999999999}, {**base, "quantity": True}, {**base, "store_id": 7},
         {**base, "store_id": {"id": 1}}, {**base, "customer_id": [1]}, {**base, "discount": None},
         {**base, "sold_at": "2099-01-01T00:00:00.000Z"}, {**base, "padding": "x" * 3000},
+        # the job's own timestamp reader against datetime.fromisoformat
+        {**base, "sold_at": "2026-02-30T07:00:00.000Z"}, {**base, "sold_at": "2026-11-20T24:00:00Z"},
+        {**base, "sold_at": "0000-01-01T00:00:00Z"}, {**base, "sold_at": "2026-11-20T07:00:61Z"},
+        {**base, "sold_at": "2026-11-20T07:00:00Z"}, {**base, "sold_at": "2024-02-29T23:59:59.999Z"},
+        {**base, "sold_at": "2026-11-20T07:00:00.5Z"}, {**base, "sold_at": "2026-11-20T07:00:00.000+00:00"},
     ]
     records = [(b"key", json.dumps(e).encode()) for e in good + broken]
     records += [(b"key", v) for v in (b"not json{", b"[1, 2]", b'"just a string"', b"", None)]
@@ -70,7 +75,8 @@ def test_flink_sql_and_python_agree_on_every_record(engine):
             record = json.loads(value)
             assert got["fields"]["event_id"] == record["event_id"]
             assert Decimal(got["fields"]["unit_price"]) == Decimal(str(record["unit_price"]))
-            assert got["fields"]["sold_at"].replace(" ", "T") + "Z" == record["sold_at"]
+            assert (datetime.fromisoformat(got["fields"]["sold_at"] + "+00:00")
+                    == datetime.fromisoformat(record["sold_at"].replace("Z", "+00:00")))
     assert reasons == {None, *REASONS}, "every reason code is exercised"
 
 
