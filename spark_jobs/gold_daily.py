@@ -1,6 +1,6 @@
 """gold_daily: build the Gold dimensions, facts, aggregates and ML features for a window of UTC days.
 
-    headwater spark gold_daily -- --start YYYY-MM-DD --end YYYY-MM-DD [--tables a,b] [--full]
+    headwater spark gold_daily -- --start YYYY-MM-DD --end YYYY-MM-DD [--tables a,b] [--full | --no-catch-up]
         [--run-id ID] [--source-namespace silver] [--target-namespace gold]
 
 A thin main around the pure transforms of :mod:`spark_jobs.gold`: it reads Silver and the
@@ -12,6 +12,13 @@ aggregates, features) and writes it to Iceberg (format v2, created when absent).
 - Facts, aggregates and features are overwritten for the days of the window only (``as_of``
   tables: for the window's last day), so a rerun of one window gives identical contents and
   leaves other days alone. ``--full`` rebuilds every day found in Silver.
+
+Incremental by default (catch-up): ``<target>.gold_source_snapshots`` records, per Gold table and
+Silver source, the Iceberg snapshot the table was last built from. A run reads only the rows each
+source gained since then (an incremental read of the appended files; see :func:`new_rows_days` for
+the CDC tables and expired snapshots), and moves the window's start back to the earliest UTC day
+they fall on, so days touched by late data are rebuilt like the window's own. The state is written
+after every chosen table was published; ``--no-catch-up`` neither reads nor writes it.
 
 Quality gate (write-audit-publish): each built table is checked *before* it is written, by the
 plain SQL assertions of ``sql/gold/<table>.yaml`` run against the candidate rows. The results
@@ -32,7 +39,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.functions import partitioning
 
@@ -40,7 +47,7 @@ from headwater import PROJECT_ROOT
 from headwater.contracts import load_contract
 from headwater.contracts.spark import spark_schema_ddl
 from headwater.settings import load_settings
-from spark_jobs.gold import aggregates, dimensions, facts, features
+from spark_jobs.gold import aggregates, dimensions, facts, features, incremental
 
 CHECKS_DIR = PROJECT_ROOT / "sql" / "gold"
 #: dim_date is a fixed calendar: overwritten whole, it must not depend on the window
@@ -68,12 +75,22 @@ class Run:
     landing: Path
     run_id: str
     full: bool = False
+    #: Silver table -> the snapshot this run reads (the one its catch-up state records)
+    pins: dict[str, int] = field(default_factory=dict)
     _cache: dict[str, DataFrame] = field(default_factory=dict)
 
     # -- reading ------------------------------------------------------------------------------
     def silver(self, name: str) -> DataFrame:
-        """A whole Silver table of the source namespace."""
+        """A whole Silver table of the source namespace, at the run's pinned snapshot when it has one."""
+        if name in self.pins:
+            # rows committed while the run builds are left to the next run, which reads from this snapshot on
+            return self.spark.sql(f"select * from {self.qualified(name)} version as of {self.pins[name]}")
         return self.spark.table(f"{self.source}.{name}")
+
+    def qualified(self, name: str, metadata: str | None = None) -> str:
+        """``catalog.source.name`` (``.metadata``: an Iceberg metadata table such as ``snapshots``)."""
+        parts = [self.spark.catalog.currentCatalog(), self.source, name]
+        return ".".join(parts + [metadata] if metadata else parts)
 
     def silver_days(self, name: str, time_column: str, before: int = 0, after: int = 0) -> DataFrame:
         """Silver rows whose UTC day of ``time_column`` is in the window (widened by ``before``/``after`` days)."""
@@ -123,6 +140,10 @@ class GoldTable:
     #: SQL predicate of the rows a run replaces (None: the whole table)
     replaces: Callable[[Run], str | None] = lambda run: None
     partition: Callable[[], Sequence[Column]] = lambda: ()
+    #: Silver tables read for the replaced days: their new rows widen the window (catch-up)
+    reads: tuple[str, ...] = ()
+    #: Gold tables read for the replaced days: the Silver sources behind them widen it too
+    upstream: tuple[str, ...] = ()
 
 
 def _scd2(dataset: str, key: str, tracked: Sequence[str], sk: str) -> Callable[[Run], DataFrame]:
@@ -180,6 +201,10 @@ def _features_interactions(run: Run) -> DataFrame:
     return features.features_interactions(_sales_window(run, before=90, after=7), clicks, run.end)
 
 
+#: the Silver tables fact_sales reads: till lines, and online orders with their lines (CDC mirrors)
+SALES_SOURCES = ("pos_sales", "online_orders", "online_order_items")
+
+
 def _day(column: str) -> Callable[[], Sequence[Column]]:
     return lambda: (F.col(column),)
 
@@ -197,29 +222,31 @@ TABLES: tuple[GoldTable, ...] = (
     GoldTable("dim_equipment", "dimension", lambda r: dimensions.dim_equipment(r.landing_files("equipment"))),
     GoldTable("dim_campaign", "dimension", lambda r: dimensions.dim_campaign(r.landing_files("campaigns"))),
     GoldTable("dim_weather", "dimension", lambda r: dimensions.dim_weather(r.landing_files("weather"))),
-    GoldTable("fact_sales", "fact", _fact_sales, lambda r: r.days("sale_date"), _day("sale_date")),
-    # late inventory updates (up to 48 h) are picked up by a window that reaches back over them
+    GoldTable("fact_sales", "fact", _fact_sales, lambda r: r.days("sale_date"), _day("sale_date"),
+              reads=SALES_SOURCES),
+    # late inventory updates (up to 48 h) are picked up by catch-up: the window reaches back over their days
     GoldTable("fact_inventory_daily", "fact",
               lambda r: facts.fact_inventory_daily(r.silver_days("inventory_updates", "counted_at")),
-              lambda r: r.days("inventory_date"), _day("inventory_date")),
+              lambda r: r.days("inventory_date"), _day("inventory_date"), reads=("inventory_updates",)),
     GoldTable("fact_feedback", "fact",
               lambda r: facts.fact_feedback(r.silver_days("customer_feedback", "reviewed_at"),
                                             r.gold("dim_customer"), r.gold("dim_store")),
-              lambda r: r.days("review_date"), _day("review_date")),
+              lambda r: r.days("review_date"), _day("review_date"), reads=("customer_feedback",)),
     GoldTable("fact_equipment_hourly", "fact",
               lambda r: facts.fact_equipment_hourly(r.silver_days("equipment_metrics", "read_at")),
-              lambda r: r.hours("hour_start"), _hour_days("hour_start")),
+              lambda r: r.hours("hour_start"), _hour_days("hour_start"), reads=("equipment_metrics",)),
     # visits are cut at the window's edges: a visit across midnight UTC of a window edge splits in two
     GoldTable("fact_web_sessions", "fact",
               lambda r: facts.fact_web_sessions(r.silver_days("clickstream", "occurred_at")),
-              lambda r: r.days("session_date"), _day("session_date")),
+              lambda r: r.days("session_date"), _day("session_date"), reads=("clickstream",)),
     GoldTable("product_sales_daily", "aggregate", lambda r: product_sales_daily(_sales_window(r)),
-              lambda r: r.days("sale_date"), _day("sale_date")),
+              lambda r: r.days("sale_date"), _day("sale_date"), upstream=("fact_sales",)),
     GoldTable("channel_performance", "aggregate",
               lambda r: aggregates.channel_performance(
                   _sales_window(r), r.gold("fact_web_sessions").where(
                       F.col("session_date").between(F.lit(r.start), F.lit(r.end)))),
-              lambda r: r.days("sale_date"), _day("sale_date")),
+              lambda r: r.days("sale_date"), _day("sale_date"), upstream=("fact_sales", "fact_web_sessions")),
+    # as_of tables replace the window's last day only, rebuilt from all history: nothing to catch up
     GoldTable("campaign_effectiveness", "aggregate",
               lambda r: aggregates.campaign_effectiveness(
                   r.gold("fact_sales").where(F.col("sale_date") <= F.lit(r.end)), r.gold("dim_campaign"), r.end),
@@ -238,10 +265,11 @@ TABLES: tuple[GoldTable, ...] = (
               lambda r: features.features_demand(
                   _sales_window(r, before=DEMAND_HISTORY_DAYS), r.gold("dim_product"), r.gold("dim_store"),
                   r.gold("dim_weather"), r.gold("dim_campaign"), r.start, r.end),
-              lambda r: r.days("sale_date"), _day("sale_date")),
+              lambda r: r.days("sale_date"), _day("sale_date"), upstream=("fact_sales",)),
     GoldTable("features_equipment", "feature", _features_equipment, lambda r: r.hours("hour_start"),
-              _hour_days("hour_start")),
-    GoldTable("features_churn", "feature", _features_churn, lambda r: r.days("obs_date"), _day("obs_date")),
+              _hour_days("hour_start"), upstream=("fact_equipment_hourly",)),
+    GoldTable("features_churn", "feature", _features_churn, lambda r: r.days("obs_date"), _day("obs_date"),
+              upstream=("fact_sales",)),
     GoldTable("features_interactions", "feature", _features_interactions, lambda r: r.as_of(),
               _day("as_of_date")),
 )
@@ -340,11 +368,8 @@ def build_table(run: Run, spec: GoldTable) -> int:
     try:
         view = f"_candidate_{spec.name}"
         candidate.createOrReplaceTempView(view)
-        t0 = time.monotonic()
         results = run_checks(run, spec.name, view)
-        t1 = time.monotonic()
         record_results(run, results)
-        print(f"  timing checks {t1 - t0:.1f}s record {time.monotonic() - t1:.1f}s", flush=True)
         failed = [r for r in results if not r.passed]
         for r in results:
             print(f"  check {'ok  ' if r.passed else 'FAIL'} {r.describe()}", flush=True)
@@ -353,12 +378,249 @@ def build_table(run: Run, spec: GoldTable) -> int:
                                    f"{failed[0].check!r} (run {run.run_id}): "
                                    + "; ".join(r.describe() for r in failed))
         rows = candidate.count()
-        t2 = time.monotonic()
         publish(run, spec, candidate)
-        print(f"  timing publish {time.monotonic() - t2:.1f}s", flush=True)
         return rows
     finally:
         candidate.unpersist()
+
+
+# -- incremental catch-up ----------------------------------------------------------------------
+STATE_TABLE = "gold_source_snapshots"
+STATE_SCHEMA = ("gold_table string, source_table string, snapshot_id bigint, committed_at timestamp, "
+                "window_start date, window_end date, run_id string, recorded_at timestamp")
+#: Flink stamps ingested_at when it writes a row but commits it at the next checkpoint, so a row
+#: stamped shortly before a snapshot's commit can land in a later one: look back this much further
+INGEST_MARGIN = timedelta(hours=1)
+#: snapshot operations that add no rows an incremental read of appends would miss (replace: compaction)
+APPEND_ONLY = {"append", "replace"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A Silver table Gold reads: the time column that dates its rows, and how its changes are committed."""
+
+    table: str
+    time_column: str
+    #: a CDC mirror: every change commits as an overwrite (an equality delete and the new row)
+    upsert: bool = False
+    #: the table whose ``time_column`` dates a row, joined on ``key`` (order lines: their order's day)
+    via: str | None = None
+    key: str | None = None
+
+
+SOURCES = {s.table: s for s in (
+    Source("pos_sales", "sold_at"),
+    Source("online_orders", "placed_at", upsert=True),
+    Source("online_order_items", "placed_at", upsert=True, via="online_orders", key="order_id"),
+    Source("inventory_updates", "counted_at"),
+    Source("customer_feedback", "reviewed_at"),
+    Source("equipment_metrics", "read_at"),
+    Source("clickstream", "occurred_at"),
+)}
+
+
+@dataclass(frozen=True)
+class Snap:
+    """An Iceberg snapshot of a Silver table (id None: the table had none) and its commit time in µs (UTC)."""
+
+    id: int | None
+    committed_us: int | None
+
+    def describe(self) -> str:
+        return "no snapshot" if self.id is None else f"snapshot {self.id} ({_utc(self.committed_us):%Y-%m-%d %H:%M:%S})"
+
+
+@dataclass(frozen=True)
+class State:
+    """What earlier runs recorded: per (Gold table, ``ns.source``) the last snapshot, per table the last day built."""
+
+    snaps: dict[tuple[str, str], Snap]
+    built_through: dict[str, date]
+
+
+def _utc(micros: int | None) -> datetime | None:
+    # timestamps travel as epoch microseconds: Python's conversions would use the driver's local zone
+    return None if micros is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def sources_of(spec: GoldTable) -> dict[str, str | None]:
+    """The Silver sources a table depends on -> the upstream Gold table it reads them through (None: directly)."""
+    out: dict[str, str | None] = dict.fromkeys(spec.reads)
+    for parent in spec.upstream:
+        for source in sources_of(BY_NAME[parent]):
+            out.setdefault(source, parent)
+    return out
+
+
+def load_state(run: Run) -> State:
+    """The latest recorded snapshot per Gold table and source, and the last window end per Gold table."""
+    table = f"{run.target}.{STATE_TABLE}"
+    if not run.spark.catalog.tableExists(table):
+        return State({}, {})
+    rows = run.spark.table(table)
+    latest = Window.partitionBy("gold_table", "source_table").orderBy(F.col("recorded_at").desc())
+    snaps = {(r.gold_table, r.source_table): Snap(r.snapshot_id, r.committed_us) for r in (
+        rows.withColumn("_n", F.row_number().over(latest)).where("_n = 1")
+        .select("gold_table", "source_table", "snapshot_id", F.unix_micros("committed_at").alias("committed_us"))
+        .collect())}
+    through = {r[0]: r[1] for r in rows.groupBy("gold_table").agg(F.max("window_end")).collect()}
+    return State(snaps, through)
+
+
+def current_snapshot(run: Run, table: str) -> Snap:
+    """The table's current snapshot: the newest in its current line of history."""
+    found = run.spark.sql(
+        f"select h.snapshot_id, unix_micros(s.committed_at) from {run.qualified(table, 'history')} h "
+        f"join {run.qualified(table, 'snapshots')} s on h.snapshot_id = s.snapshot_id "
+        "where h.is_current_ancestor order by h.made_current_at desc limit 1").collect()
+    return Snap(found[0][0], found[0][1]) if found else Snap(None, None)
+
+
+def operations_between(run: Run, table: str, start: int | None, end: int | None) -> list[str] | None:
+    """Operations of the snapshots after ``start`` up to ``end``; None when ``start`` is not an ancestor of
+    ``end`` (expired by maintenance, or the table was replaced since)."""
+    rows = run.spark.table(run.qualified(table, "snapshots")).select("snapshot_id", "parent_id", "operation").collect()
+    parent = {r.snapshot_id: (r.parent_id, r.operation) for r in rows}
+    ops, at = [], end
+    while at != start:
+        if at not in parent:
+            return None
+        at, op = parent[at]
+        ops.append(op)
+    return ops
+
+
+def new_rows_days(run: Run, source: Source, start: Snap, end: Snap) -> tuple[list[date], str]:
+    """The UTC days of the rows ``source`` gained after snapshot ``start`` up to ``end``, and how they were found.
+
+    - Append-only tables (Kafka streams): an Iceberg incremental read of the files appended between
+      the two snapshots. Compactions (``replace``) add no rows and are skipped by that read.
+    - CDC mirrors (online orders and their lines) commit every change as an overwrite, which an
+      incremental read of appends skips; there, the rows whose ``ingested_at`` (stamped when Flink
+      writes each insert or update) is after the recorded commit time, less :data:`INGEST_MARGIN`.
+      Files hold narrow ``ingested_at`` ranges, so their statistics prune the scan to recent files. A
+      status change keeps ``placed_at``, so the new version's day is the old one's. Deleted rows
+      leave nothing to find: the shop deletes only cancelled orders, which fact_sales leaves out.
+    - A recorded snapshot that is gone (expired by maintenance) or no longer an ancestor, or
+      snapshots other than appends and compactions in between: the same ``ingested_at`` rule.
+    """
+    if start.id == end.id:
+        return [], "unchanged"
+    rows = None
+    if source.upsert:
+        why = "CDC upserts commit as overwrites, not appends"
+    else:
+        ops = operations_between(run, source.table, start.id, end.id)
+        if ops is None:
+            why = f"{start.describe()} is gone (expired by maintenance?) or no longer an ancestor"
+        elif set(ops) - APPEND_ONLY:
+            why = f"{sorted(set(ops) - APPEND_ONLY)} snapshots since {start.describe()}, not only appends"
+        elif "append" not in ops:
+            return [], f"no appends since {start.describe()} (compaction only)"
+        else:
+            # no recorded snapshot: the table was empty then, every row up to ``end`` is new
+            rows = (run.spark.sql(f"select * from {run.qualified(source.table)} version as of {end.id}")
+                    if start.id is None else
+                    run.spark.read.format("iceberg").option("start-snapshot-id", str(start.id))
+                    .option("end-snapshot-id", str(end.id)).load(run.qualified(source.table)))
+            why = f"incremental read of {ops.count('append')} appends after {start.describe()}"
+    if rows is None:
+        rows = run.spark.table(run.qualified(source.table))
+        if start.committed_us is not None:
+            since = start.committed_us - INGEST_MARGIN // timedelta(microseconds=1)
+            rows = rows.where(F.col("ingested_at") > F.timestamp_micros(F.lit(since)))
+            why += f": rows ingested after {_utc(since):%Y-%m-%d %H:%M:%S}"
+    if source.via:
+        rows = run.spark.table(run.qualified(source.via)).join(rows.select(source.key).distinct(), source.key,
+                                                               "left_semi")
+    return incremental.changed_days(rows, source.time_column), why
+
+
+def plan_sources(run: Run, chosen: Sequence[GoldTable], state: State) -> dict[tuple[str, str], Snap]:
+    """Per chosen table and Silver source it depends on: the snapshot this run builds the table up to.
+
+    Sources read directly: their current snapshot, which the run's reads are pinned to. Sources
+    behind an upstream Gold table: the snapshot that table was built up to (in this run when it is
+    chosen, else as recorded), so a table built in its own task (Airflow) never runs ahead of its input.
+    """
+    names = {spec.name for spec in chosen}
+    current: dict[str, Snap] = {}
+
+    def now(source: str) -> Snap | None:
+        if source not in current and run.spark.catalog.tableExists(f"{run.source}.{source}"):
+            current[source] = current_snapshot(run, source)
+        return current.get(source)
+
+    ends: dict[tuple[str, str], Snap] = {}
+    for spec in chosen:  # lineage order: an upstream table's ends are known before its readers'
+        for source, parent in sources_of(spec).items():
+            if parent is None:
+                end = now(source)
+                if end is not None and end.id is not None:
+                    run.pins[source] = end.id
+            elif parent in names:
+                end = ends.get((parent, source))
+            else:
+                end = state.snaps.get((parent, f"{run.source}.{source}")) or now(source)
+            if end is not None:
+                ends[(spec.name, source)] = end
+    return ends
+
+
+def catch_up(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tuple[str, str], Snap]) -> None:
+    """Move the window's start back to the earliest day new Silver rows fall on since each table's last build."""
+    found: dict[tuple[str, int | None, int | None], list[date]] = {}
+    for spec in chosen:
+        unrecorded = []
+        for source in sources_of(spec):
+            end, start = ends.get((spec.name, source)), state.snaps.get((spec.name, f"{run.source}.{source}"))
+            if end is None:
+                continue
+            if start is None:
+                unrecorded.append(source)
+                continue
+            key = (source, start.id, end.id)
+            if key not in found:
+                found[key], why = new_rows_days(run, SOURCES[source], start, end)
+                print(f"catch-up {run.source}.{source} up to {end.describe()}: {why}; changed days "
+                      f"{', '.join(map(str, found[key])) or 'none'}", flush=True)
+        if unrecorded:
+            print(f"catch-up {spec.name}: nothing recorded yet for {', '.join(unrecorded)} (its first incremental "
+                  "run): no days added for them", flush=True)
+    wide = incremental.widen_window(run.start, run.end, [d for days in found.values() for d in days])
+    if wide.added:
+        print(f"catch-up: window now {wide.start}..{wide.end}, days added {', '.join(map(str, wide.added))}: "
+              f"rows arrived late for {', '.join(map(str, wide.late))}", flush=True)
+    if wide.later:
+        print(f"catch-up: changed days after the window ({', '.join(map(str, wide.later))}) are left to the "
+              "runs whose window holds them", flush=True)
+    run.start = wide.start
+
+
+def record_state(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tuple[str, str], Snap]) -> None:
+    """Record, after every chosen table was published, the snapshots they are now built up to.
+
+    A run over a window older than one already built (a backfill, a rerun) records nothing for that
+    table: the changes since its last record may fall on the later days it did not rebuild, and the
+    next run that reaches them must still see them. Readers of such a table are held back alike.
+    """
+    now = datetime.now(UTC)
+    rows, held = [], set()
+    for spec in chosen:
+        through = state.built_through.get(spec.name)
+        behind = held & set(spec.upstream)
+        if (through is not None and run.end < through) or behind:
+            held.add(spec.name)
+            reason = f"upstream {', '.join(sorted(behind))} held" if behind else f"built through {through} already"
+            print(f"catch-up {spec.name}: {reason}: its snapshots are left as recorded", flush=True)
+            continue
+        for source in sources_of(spec):
+            end = ends.get((spec.name, source))
+            if end is not None:
+                rows.append((spec.name, f"{run.source}.{source}", end.id, _utc(end.committed_us), run.start,
+                             run.end, run.run_id, now))
+    if rows:
+        _append(run, STATE_TABLE, run.spark.createDataFrame(rows, STATE_SCHEMA))
 
 
 def first_source_day(run: Run) -> date:
@@ -374,7 +636,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--end", type=date.fromisoformat, help="last UTC day of the window (default: --start)")
     p.add_argument("--tables", default="", help="comma-separated tables or layers (dimension, fact, aggregate, "
                    "feature); default: all, in lineage order")
-    p.add_argument("--full", action="store_true", help="rebuild every day found in the source")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--full", action="store_true", help="rebuild every day found in the source")
+    mode.add_argument("--no-catch-up", action="store_true", help="build the window as given: do not reach back "
+                      "over days with new Silver rows since the last run (nor record this run as caught up)")
     p.add_argument("--run-id", default="", help="id of this run in the quality results (default: generated)")
     p.add_argument("--source-namespace", default="silver", help="namespace of the Silver inputs")
     p.add_argument("--target-namespace", default="gold", help="namespace of the Gold tables")
@@ -410,16 +675,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_id = args.run_id or f"gold-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     run = Run(spark, args.start, args.end, args.source_namespace, args.target_namespace,
               load_settings().landing_dir, run_id, args.full)
+    spark.sql(f"create namespace if not exists {run.target}")
+    # catch-up state: read unless told not to; a full rebuild needs no catch-up but records where it read
+    state = State({}, {}) if args.no_catch_up else load_state(run)
+    ends = {} if args.no_catch_up else plan_sources(run, chosen, state)
     if run.full:
         run.start = first_source_day(run)
-    spark.sql(f"create namespace if not exists {run.target}")
+    elif not args.no_catch_up:
+        catch_up(run, chosen, state, ends)
     print(f"gold_daily run {run_id}: {run.source} -> {run.target}, days {run.start}..{run.end}"
-          f"{' (full rebuild)' if run.full else ''}", flush=True)
+          f"{' (full rebuild)' if run.full else ''}{' (no catch-up)' if args.no_catch_up else ''}", flush=True)
     try:
         for spec in chosen:
             began = time.monotonic()
             rows = build_table(run, spec)
             print(f"{run.target}.{spec.name}: {rows} rows written ({time.monotonic() - began:.1f}s)", flush=True)
+        if not args.no_catch_up:
+            # only now: a failed table keeps its changes pending for the next run
+            record_state(run, chosen, state, ends)
     except QualityGateError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         print(f"error: {exc}", flush=True)

@@ -3,8 +3,9 @@
 Each task runs ``headwater spark gold_daily`` for the run's data interval (a UTC day) and one
 table; the job checks the table against ``sql/gold/<table>.yaml`` before publishing it, so a
 failing quality check fails its task and nothing downstream of it runs. The job overwrites
-only the days of the interval: a rerun, or an ``airflow backfill create`` over a date range,
-gives the same tables as the scheduled runs. The task graph follows table lineage.
+only the days of the interval, reaching back over earlier days that late Silver rows fell on
+since the table's last build (its catch-up): a rerun, or an ``airflow backfill create`` over a
+date range, gives the same tables as the scheduled runs. The task graph follows table lineage.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,8 @@ START = "{{ data_interval_start | ds }}"
 END = "{{ (data_interval_end - macros.timedelta(seconds=1)) | ds }}"
 #: a namespace name (it is put into a shell command: nothing else is accepted)
 NAMESPACE = "^[a-z_][a-z0-9_]*$"
-#: inventory updates arrive up to 48 h late: its task also rebuilds the two days before
+#: inventory updates arrive up to 48 h late: its task also rebuilds the two days before (catch-up
+#: finds those days on its own; this also covers a table's first run, which has nothing recorded)
 INVENTORY_START = "{{ (data_interval_start - macros.timedelta(days=2)) | ds }}"
 
 #: table -> the Gold tables it reads (dimensions are built by one task, "dimensions")
@@ -62,7 +64,10 @@ def gold_command(tables: str, start: str = START) -> str:
 with DAG(
     dag_id="gold_daily",
     description="Silver + master data -> Gold dimensions, facts, aggregates, features, with quality gates",
-    schedule="@daily",
+    # a run covers one whole UTC day and starts once it is over (logical date: the day's start). A bare
+    # "@daily" would be a trigger timetable in Airflow 3: an empty interval at midnight, no day to build.
+    # Manual runs and `airflow dags test <date>` take the last whole day before their date.
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=datetime(2026, 11, 1),
     catchup=False,
     max_active_runs=1,

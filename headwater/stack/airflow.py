@@ -146,6 +146,15 @@ class Airflow(Service):
         ok = all(v == "healthy" for v in parts.values()) and all(p.running() for p in self.processes())
         return Health(ok, ", ".join(f"{k} {v}" for k, v in parts.items()))
 
+    def api(self, path: str, method: str = "GET", body: dict | None = None, token: str | None = None) -> dict:
+        """Call Airflow's REST API (``/api/v2`` + ``path``) as the admin user; the parsed JSON answer."""
+        req = urllib.request.Request(f"{self.settings.airflow.url}/api/v2{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {token or self.token()}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"{}")
+
     def token(self) -> str:
         """An API token for the admin user."""
         body = json.dumps({"username": self.settings.airflow.admin_user, "password": self.admin_password()})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -69,8 +70,19 @@ class Spark(Service):
         log.parent.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
         with log.open("ab") as out:
-            proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE if capture else out, stderr=out,
-                                  cwd=PROJECT_ROOT, text=capture)
+            if capture:
+                proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=out, cwd=PROJECT_ROOT, text=True)
+            else:
+                # the job's own lines (what it built, checked, caught up) go to the log and to the caller's
+                # output (a terminal, an Airflow task log); Spark's logging (stderr) to the log only
+                child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=out, cwd=PROJECT_ROOT)
+                assert child.stdout is not None
+                for line in child.stdout:
+                    out.write(line)
+                    out.flush()
+                    sys.stdout.buffer.write(line)
+                    sys.stdout.flush()
+                proc = subprocess.CompletedProcess(argv, child.wait())
         record = {"job": script.stem, "exit": proc.returncode, "seconds": round(time.monotonic() - start, 1),
                   "finished_at": time.time()}
         (self.settings.run_dir / "spark").mkdir(parents=True, exist_ok=True)

@@ -16,5 +16,6 @@ Conventions shared by every module here:
   join is one range condition without NULL handling (``dimensions.OPEN_END``).
 
 Modules: ``dimensions`` (SCD Type 2 and plain dimensions, calendar), ``facts``, ``aggregates``,
-``features`` (point-in-time ML features with labels).
+``features`` (point-in-time ML features with labels), ``incremental`` (the days new Silver rows
+fall on and the window that covers them).
 """

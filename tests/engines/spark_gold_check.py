@@ -23,7 +23,7 @@ from pyspark.sql.types import DateType, DecimalType, StructField, StructType, Ti
 
 from headwater.contracts import load_contract  # noqa: E402
 from headwater.contracts.spark import spark_schema_ddl  # noqa: E402
-from spark_jobs.gold import aggregates, dimensions, facts, features  # noqa: E402
+from spark_jobs.gold import aggregates, dimensions, facts, features, incremental  # noqa: E402
 
 SCD2 = {"products": dimensions.dim_product, "stores": dimensions.dim_store, "customers": dimensions.dim_customer}
 CASES = {}
@@ -240,6 +240,26 @@ def features_interactions(spark, p):
     clicks = contract_frame(spark, "clickstream", p["clickstream"])
     return rows(features.features_interactions(sales, clicks, date.fromisoformat(p["as_of"])), "customer_id",
                 "product_id")
+
+
+# ------------------------------------------------------------------------------------------ incremental
+@case
+def changed_days(spark, p):
+    """The UTC days of new rows: rows of a contract (``dataset``) or of a plain DDL ``schema``."""
+    rows = contract_frame(spark, p["dataset"], p["rows"]) if "dataset" in p else frame(spark, p["schema"], p["rows"])
+    return [d.isoformat() for d in incremental.changed_days(rows, p["time_column"])]
+
+
+@case
+def widen_window(spark, p):
+    """Windows widened by changed days: ``[[start, end, [day, ...]], ...]`` -> the Widening fields."""
+    out = []
+    for start, end, days in p["windows"]:
+        w = incremental.widen_window(date.fromisoformat(start), date.fromisoformat(end),
+                                     [date.fromisoformat(d) for d in days])
+        out.append({"start": w.start.isoformat(), "end": w.end.isoformat(),
+                    **{k: [d.isoformat() for d in getattr(w, k)] for k in ("added", "late", "later")}})
+    return out
 
 
 def main() -> None:

@@ -1,9 +1,7 @@
 """Spark builds gold.sales_daily from silver.pos_sales; Airflow schedules it through the Spark environment."""
 
-import json
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 
@@ -32,25 +30,17 @@ def test_spark_job_matches_an_aggregate_of_silver(stack, trino, caught_up):
                               "from iceberg.gold.sales_daily")) == gold
 
 
-def _api(airflow: Airflow, token: str, path: str, method: str = "GET", body: dict | None = None) -> dict:
-    req = urllib.request.Request(f"{airflow.settings.airflow.url}/api/v2{path}", method=method,
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read() or b"{}")
-
-
 def test_airflow_runs_the_sales_daily_dag(stack):
     airflow = Airflow(stack)
     token = airflow.token()  # logs in with the password generated at first start
-    wait_for(lambda: any(d["dag_id"] == "sales_daily" for d in _api(airflow, token, "/dags")["dags"]), 120,
+    wait_for(lambda: any(d["dag_id"] == "sales_daily" for d in airflow.api("/dags", token=token)["dags"]), 120,
              "the dag-processor to parse sales_daily")
-    _api(airflow, token, "/dags/sales_daily", "PATCH", {"is_paused": False})
-    run = _api(airflow, token, "/dags/sales_daily/dagRuns", "POST", {"logical_date": None})
+    airflow.api("/dags/sales_daily", "PATCH", {"is_paused": False}, token=token)
+    run = airflow.api("/dags/sales_daily/dagRuns", "POST", {"logical_date": None}, token=token)
     run_id = run["dag_run_id"]
 
     def finished() -> str | None:
-        state = _api(airflow, token, f"/dags/sales_daily/dagRuns/{run_id}")["state"]
+        state = airflow.api(f"/dags/sales_daily/dagRuns/{run_id}", token=token)["state"]
         return state if state in ("success", "failed") else None
 
     assert wait_for(finished, 600, "the sales_daily DAG run to finish", interval=2) == "success"

@@ -9,7 +9,6 @@ and Gold tables are never written; the BI queries run on ``gold_test`` in place 
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +17,14 @@ import pytest
 from headwater import PROJECT_ROOT
 from headwater.stack import install
 from headwater.stack.trino import Trino
+from tests.integration.gold_helpers import (
+    copy_events,
+    copy_sales,
+    drop_namespace_tables,
+    fingerprint,
+    gold_daily,
+    snapshots,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -27,31 +34,9 @@ BUILT = ("dim_store", "dim_product", "dim_customer", "fact_sales", "product_sale
 BI_DIR = PROJECT_ROOT / "sql" / "gold" / "bi"
 
 
-def gold_daily(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the job through the CLI, as Airflow does; output captured for the assertions."""
-    return subprocess.run([sys.executable, "-m", "headwater", "spark", "gold_daily", "--", *args],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-def drop_namespace_tables(trino: Trino, namespace: str) -> None:
-    trino.query(f"create schema if not exists iceberg.{namespace}")
-    for (table,) in trino.query(f"show tables from iceberg.{namespace}"):
-        trino.query(f'drop table iceberg.{namespace}."{table}"')
-
-
-def fingerprint(trino: Trino, table: str) -> tuple:
-    """Row count and an order-independent checksum of every column: equal contents, equal fingerprint."""
-    namespace, name = table.split(".")
-    cols = [r[0] for r in trino.query(
-        f"select column_name from iceberg.information_schema.columns where table_schema = '{namespace}' "
-        f"and table_name = '{name}' order by ordinal_position")]
-    row = ", ".join(f'"{c}"' for c in cols)
-    return tuple(trino.query(f"select count(*), checksum(row({row})) from iceberg.{table}")[0])
-
-
-def snapshots(trino: Trino, table: str) -> int:
-    namespace, name = table.split(".")
-    return int(trino.query(f'select count(*) from iceberg.{namespace}."{name}$snapshots"')[0][0])
+#: Silver streams copied beside the sales, by their event-time column
+FROZEN_STREAMS = {"equipment_metrics": "read_at", "clickstream": "occurred_at", "customer_feedback": "reviewed_at",
+                  "inventory_updates": "counted_at"}
 
 
 @pytest.fixture(scope="module")
@@ -62,23 +47,10 @@ def frozen_day(stack, trino: Trino) -> str:
     in_day = f"between timestamp '{day} 00:00:00 UTC' and timestamp '{cutoff:%Y-%m-%d %H:%M:%S} UTC'"
     for ns in (SRC, GOLD):
         drop_namespace_tables(trino, ns)
-    # Silver promises one row per event id; should a resend slip through upstream, the copy keeps one
-    # (these tests are about Gold: the gate on the real Silver reports such a slip on its own).
-    # Other tests send sales of made-up stores (T...) that no master data has: on a young stack
-    # they are a visible share of the day and would (rightly) trip references_resolve; left out.
-    cols = ", ".join(f'"{r[0]}"' for r in trino.query(
-        "select column_name from iceberg.information_schema.columns where table_schema = 'silver' "
-        "and table_name = 'pos_sales' order by ordinal_position"))
-    trino.query(f"create table iceberg.{SRC}.pos_sales as select {cols} from ("
-                f"select *, row_number() over (partition by event_id order by ingested_at) as n_ "
-                f"from iceberg.silver.pos_sales where sold_at {in_day} and store_id not like 'T%') where n_ = 1")
-    trino.query(f"create table iceberg.{SRC}.online_orders as select * from iceberg.silver.online_orders "
-                f"where placed_at {in_day}")
-    trino.query(f"create table iceberg.{SRC}.online_order_items as select i.* from iceberg.silver.online_order_items i "
-                f"join iceberg.{SRC}.online_orders o on i.order_id = o.order_id")
-    trino.query(f"create table iceberg.{SRC}.equipment_metrics as select * from iceberg.silver.equipment_metrics "
-                f"where read_at {in_day}")
-    assert int(trino.query(f"select count(*) from iceberg.{SRC}.pos_sales")[0][0]) > 0, "no sales today yet"
+    copy_sales(trino, SRC, in_day)
+    # the other streams Gold reads: every table of the DAG is built from the copy
+    for table, event_time in FROZEN_STREAMS.items():
+        copy_events(trino, table, SRC, f"{event_time} {in_day}")
     return day
 
 

@@ -68,3 +68,9 @@ def test_local_password_missing_says_how_to_get_one(tmp_path: Path):
     s = load_settings({"HEADWATER_RUN_DIR": str(tmp_path)})
     with pytest.raises(SettingsError, match="make up"):
         _ = s.postgres_password
+
+
+def test_landing_directory_defaults_under_the_run_dir_and_can_be_set(tmp_path: Path):
+    assert load_settings({"HEADWATER_RUN_DIR": str(tmp_path)}).landing_dir == tmp_path.resolve() / "landing"
+    elsewhere = tmp_path / "drops"
+    assert load_settings({"HEADWATER_LANDING": str(elsewhere)}).landing_dir == elsewhere.resolve()

@@ -1,0 +1,130 @@
+"""gold_daily is incremental against the running stack: late data reprocesses its day, and catch-up
+runs give the tables a full rebuild gives.
+
+Like test_gold_build.py, the job reads a frozen copy of Silver (``gold_inc_src``: today's sales
+and orders, the inventory updates of the last three days) and writes test-only namespaces:
+``gold_inc`` built incrementally, ``gold_inc_full`` rebuilt with ``--full`` for comparison. Late
+and extra rows are appended to the copy through Trino, as the streaming job appends to Silver.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from headwater.stack.trino import Trino
+from tests.integration.gold_helpers import (
+    columns,
+    copy_events,
+    copy_sales,
+    drop_namespace_tables,
+    fingerprint,
+    gold_daily,
+)
+
+pytestmark = pytest.mark.integration
+
+SRC = "gold_inc_src"
+GOLD = "gold_inc"
+FULL = "gold_inc_full"
+DIMS = ("dim_store", "dim_product", "dim_customer")
+SALES = ("fact_sales", "product_sales_daily")
+#: inventory updates arrive up to 48 h late: this one 40 h after it was counted
+LATENESS = timedelta(hours=40)
+
+
+@pytest.fixture(scope="module")
+def frozen(stack, trino: Trino) -> tuple[date, datetime]:
+    """Freeze Silver up to a cutoff into ``gold_inc_src`` (empty target namespaces); return (today, cutoff)."""
+    cutoff = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    day = cutoff.date()
+    until = f"timestamp '{cutoff:%Y-%m-%d %H:%M:%S} UTC'"
+    for ns in (SRC, GOLD, FULL):
+        drop_namespace_tables(trino, ns)
+    copy_sales(trino, SRC, f"between timestamp '{day} 00:00:00 UTC' and {until}")
+    # the late update's day and the one after it must be in the copy for a full rebuild to cover them
+    copy_events(trino, "inventory_updates", SRC,
+                f"counted_at between timestamp '{day - timedelta(days=2)} 00:00:00 UTC' and {until}")
+    return day, cutoff
+
+
+def build(*args: str) -> str:
+    """Run gold_daily on the copy (the target namespace and window in ``args``); its output."""
+    proc = gold_daily("--source-namespace", SRC, *args)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+def append_copies(trino: Trino, table: str, replace: dict[str, str], limit: int) -> None:
+    """Append ``limit`` rows of the copy's ``table`` with some columns replaced (new event ids, times...)."""
+    cols = columns(trino, f"{SRC}.{table}")
+    select = ", ".join(f'{replace[c]} as "{c}"' if c in replace else f'"{c}"' for c in cols)
+    trino.query(f"insert into iceberg.{SRC}.{table} select {select} from iceberg.{SRC}.{table} "
+                f"order by event_id limit {limit}")
+
+
+def inventory_day(trino: Trino, namespace: str, day: date) -> list[tuple]:
+    cols = ", ".join(f'"{c}"' for c in columns(trino, f"{namespace}.fact_inventory_daily"))
+    return sorted(trino.query(f"select {cols} from iceberg.{namespace}.fact_inventory_daily "
+                              f"where inventory_date = date '{day}'"))
+
+
+def test_inventory_updates_40_hours_late_change_their_day_on_the_next_run(trino: Trino, frozen):
+    day, cutoff = frozen
+    window = ["--target-namespace", GOLD, "--start", day.isoformat()]
+    build(*window, "--run-id", "inc-1", "--tables", ",".join((*DIMS, *SALES, "fact_inventory_daily")))
+    late_at = cutoff - LATENESS
+    late_day = late_at.date()
+    assert late_day < day
+    before = inventory_day(trino, GOLD, late_day)
+    # a waste and a count of three known store/product pairs, counted 40 hours ago and arriving now
+    at = f"timestamp '{late_at:%Y-%m-%d %H:%M:%S} UTC'"
+    for kind, quantity in (("waste", "7"), ("count", "11")):
+        append_copies(trino, "inventory_updates", {
+            "event_id": "cast(uuid() as varchar)", "update_type": f"'{kind}'", "quantity": quantity,
+            "counted_at": at, "is_late": "true", "ingested_at": "current_timestamp"}, limit=3)
+
+    out = build(*window, "--run-id", "inc-2", "--tables", "fact_inventory_daily")
+    assert f"rows arrived late for {late_day}" in out, out[-4000:]
+    assert f"days {late_day}..{day}" in out, out[-4000:]
+    after = inventory_day(trino, GOLD, late_day)
+    assert after != before
+
+    # what a full rebuild from the same copy gives for that day
+    build("--target-namespace", FULL, "--full", "--start", (day - timedelta(days=2)).isoformat(), "--end",
+          day.isoformat(), "--run-id", "inc-full-1", "--tables", ",".join((*DIMS, "fact_inventory_daily")))
+    assert after == inventory_day(trino, FULL, late_day)
+    # the window's own day was rebuilt too, and equals the full rebuild's
+    assert inventory_day(trino, GOLD, day) == inventory_day(trino, FULL, day)
+
+
+def test_incremental_runs_give_the_tables_a_full_rebuild_gives(trino: Trino, frozen):
+    day, _ = frozen
+    window = ["--target-namespace", GOLD, "--start", day.isoformat()]
+    tables = ",".join((*DIMS, *SALES))
+    if not trino.query(f"show tables from iceberg.{GOLD} like 'fact_sales'"):  # run alone: a first build
+        build(*window, "--run-id", "inc-sales-0", "--tables", tables)
+    # about 1% more till lines: copies of existing ones under new event and receipt ids, appended later
+    lines = int(trino.query(f"select count(*) from iceberg.{SRC}.pos_sales")[0][0])
+    append_copies(trino, "pos_sales", {"event_id": "cast(uuid() as varchar)", "sale_id": "cast(uuid() as varchar)",
+                                       "ingested_at": "current_timestamp"}, limit=max(1, lines // 100))
+
+    out = build(*window, "--run-id", "inc-sales-1", "--tables", tables)
+    # the catch-up read only what was appended since the last run: one append to pos_sales
+    assert f"catch-up {SRC}.pos_sales" in out and "incremental read of 1 appends" in out, out[-4000:]
+    build("--target-namespace", FULL, "--full", "--start", day.isoformat(), "--run-id", "inc-full-2",
+          "--tables", tables)
+    for table in SALES:
+        assert fingerprint(trino, f"{GOLD}.{table}") == fingerprint(trino, f"{FULL}.{table}"), table
+    store_lines = trino.query(f"select count(*) from iceberg.{GOLD}.fact_sales where channel = 'store'")[0][0]
+    assert int(store_lines) == lines + max(1, lines // 100)
+
+    # the state records, per table and source, the snapshot the last successful run read
+    recorded = dict(trino.query(
+        f"select source_table, max_by(snapshot_id, recorded_at) from iceberg.{GOLD}.gold_source_snapshots "
+        f"where gold_table = 'fact_sales' group by 1"))
+    current = trino.query(f'select snapshot_id from iceberg.{SRC}."pos_sales$snapshots" '
+                          "order by committed_at desc limit 1")[0][0]
+    assert recorded[f"{SRC}.pos_sales"] == current
