@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 HW := $(VENV)/bin/headwater
 STAMP := $(VENV)/.headwater-installed
 
-.PHONY: help up down status logs submit stop-jobs trino produce spark bench bench-producer bench-streaming test lint unit integration clean
+.PHONY: help up down status logs submit stop-jobs trino produce spark bench bench-producer bench-streaming test test-slow lint unit integration clean
 
 help: ## show this help
 	@echo "headwater: a streaming-first lakehouse on one machine"
@@ -86,13 +86,16 @@ lint: $(STAMP) ## ruff
 unit: $(STAMP) ## unit tests (no services)
 	@$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
 
-integration: $(STAMP) ## integration tests against the real stack (started if not running)
-	@$(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+integration: $(STAMP) ## integration tests against the real stack (started if not running), slow ones aside
+	@$(VENV)/bin/pytest -m "integration and not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP) ## the slow integration tests (a two-day Gold backfill run by Airflow's scheduler, ~20 min)
+	@$(VENV)/bin/pytest -m "integration and slow" $(PYTEST_ARGS)
 
 test: $(STAMP) ## lint, unit tests, then integration tests against the real stack
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
-	@$(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest -m "integration and not slow" $(PYTEST_ARGS)
 
 clean: $(STAMP) ## delete logs; DATA=1 deletes every topic, table and checkpoint too
 	@$(HW) clean $(if $(DATA),--data,)

@@ -24,7 +24,8 @@ from headwater.stack.trino import Trino
 from tests.integration.gold_helpers import columns, drop_namespace_tables, fingerprint, gold_daily
 from tests.integration.test_gold_build import FROZEN_STREAMS, SRC, frozen_day  # noqa: F401
 
-pytestmark = pytest.mark.integration
+# about 20 minutes on two cores (30 Spark tasks): outside `make test`'s budget, run by `make test-slow`
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BACKFILL_SRC = "gold_backfill_src"
 BACKFILL = "gold_backfill"
