@@ -21,7 +21,7 @@ from headwater import PROJECT_ROOT
 from headwater.stack.airflow import Airflow
 from headwater.stack.proc import wait_for
 from headwater.stack.trino import Trino
-from tests.integration.gold_helpers import columns, drop_namespace_tables, fingerprint, gold_daily
+from tests.integration.gold_helpers import drop_namespace_tables, fingerprint, gold_daily
 from tests.integration.test_gold_build import FROZEN_STREAMS, SRC, frozen_day  # noqa: F401
 
 # about 20 minutes on two cores (30 Spark tasks): outside `make test`'s budget, run by `make test-slow`
@@ -43,11 +43,11 @@ BOOKKEEPING = {"quality_results", "quality_scores", "gold_source_snapshots"}
 def shifted_copy(trino: Trino, table: str, days: dict[date, int]) -> None:
     """``BACKFILL_SRC.<table>``: the frozen rows once per day, ids suffixed, timestamps moved by that day's shift."""
     types = dict(trino.query("select column_name, data_type from iceberg.information_schema.columns "
-                             f"where table_schema = '{SRC}' and table_name = '{table}'"))
+                             f"where table_schema = '{SRC}' and table_name = '{table}' order by ordinal_position"))
     selects = []
     for day, seconds in days.items():
         cols = []
-        for c in columns(trino, f"{SRC}.{table}"):
+        for c in types:  # in column order
             if c in IDS:
                 cols.append(f"{c} || '-{day:%m%d}' as {c}")
             elif types[c].startswith("timestamp"):
@@ -113,7 +113,7 @@ def test_backfill_over_two_days_equals_the_job_run_day_by_day(stack, trino: Trin
         def finished() -> list[dict] | None:
             # done: the backfill has a completion time, or a run failed (no need to wait for the rest)
             mine = runs()
-            done = airflow.api(f"/backfills/{backfill['id']}", token=airflow.token())["completed_at"]
+            done = airflow.api(f"/backfills/{backfill['id']}", token=token)["completed_at"]
             return mine if done or any(r["state"] == "failed" for r in mine) else None
 
         mine = wait_for(finished, 2400, "the backfill's runs to finish", interval=10)

@@ -85,6 +85,7 @@ def sales_of(trino: Trino, product: str, store: str, prices: dict[date, Decimal]
     trino.query(f"create table iceberg.{SRC}.pos_sales as select * from iceberg.silver.pos_sales with no data")
     for name in ("online_orders", "online_order_items"):
         trino.query(f"create table iceberg.{SRC}.{name} as select * from iceberg.silver.{name} with no data")
+    cols = columns(trino, f"{SRC}.pos_sales")
     for day, price in prices.items():
         for n, at in enumerate(("09:15:00", "22:45:00")):
             line = f"scd2-{day}-{n}"
@@ -93,7 +94,6 @@ def sales_of(trino: Trino, product: str, store: str, prices: dict[date, Decimal]
                          "customer_id": "cast(null as varchar)", "quantity": "2",
                          "unit_price": f"cast({price} as decimal(10, 2))", "discount": "cast(0 as decimal(10, 2))",
                          "sold_at": f"timestamp '{day} {at} UTC'"}
-            cols = columns(trino, f"{SRC}.pos_sales")
             select = ", ".join(overrides.get(c, f'"{c}"') for c in cols)
             trino.query(f"insert into iceberg.{SRC}.pos_sales select {select} from iceberg.silver.pos_sales "
                         "limit 1")
