@@ -18,11 +18,13 @@ RATE ?= 0
 DATA ?=
 #: PYTEST_ARGS: extra pytest arguments for `make test`
 PYTEST_ARGS ?=
+# the Gold benchmark's options (measured with a 4g driver on 10M lines)
+BENCH_GOLD_ARGS ?= --driver-memory 4g
 
 HW := $(VENV)/bin/headwater
 STAMP := $(VENV)/.headwater-installed
 
-.PHONY: help up down status logs submit stop-jobs trino produce spark bench bench-producer bench-streaming test test-slow lint unit integration clean
+.PHONY: help up down status logs submit stop-jobs trino produce spark bench bench-producer bench-streaming bench-gold test test-slow lint unit integration clean
 
 help: ## show this help
 	@echo "headwater: a streaming-first lakehouse on one machine"
@@ -72,13 +74,16 @@ produce: $(STAMP) ## send COUNT events of STREAM to Kafka at RATE events/s
 spark: $(STAMP) ## run the Spark smoke job (silver.pos_sales -> gold.sales_daily)
 	@$(HW) spark sales_daily
 
-bench: bench-producer bench-streaming ## every benchmark (needs the stack: make up)
+bench: bench-producer bench-streaming bench-gold ## every benchmark (needs the stack: make up)
 
 bench-producer: $(STAMP) ## producer throughput against the raw client
 	@$(VENV)/bin/python bench/producer_throughput.py
 
 bench-streaming: $(STAMP) ## Kafka -> Silver throughput, freshness and Flink memory
 	@$(VENV)/bin/python bench/streaming_throughput.py
+
+bench-gold: $(STAMP) ## Gold full vs +1% incremental build on 10M Silver rows, BI query p50/p95
+	@$(VENV)/bin/python bench/gold_build.py $(BENCH_GOLD_ARGS)
 
 lint: $(STAMP) ## ruff
 	@$(VENV)/bin/ruff check .

@@ -1,0 +1,377 @@
+"""Gold benchmark on the running local stack: full build, +1 % incremental refresh, BI query latency.
+
+    .venv/bin/python bench/gold_build.py [--rows 10000000] [--days 0] [--increment 0.01] [--repeats 20]
+        [--keep] [--skip-generate] [--driver-memory 4g]
+
+1. Silver. ``bench_gold_src.pos_sales`` (the Silver table's schema, from the contract) is filled by a
+   Spark job with ``--rows`` seeded sale lines spread over ``--days`` UTC days up to now, using the
+   store, product and customer ids of the master-data landing files so every dimension join
+   resolves (``bench/gold_silver.py``). The other Silver tables Gold reads are copied from the
+   live ``silver`` namespace, over the same days (one row per event id, without the made-up test
+   stores). Timed, but not part of the Gold figures.
+2. Full build: ``headwater spark gold_daily -- --full`` into an empty ``bench_gold``: wall time of
+   the command (Spark start included), each table's own time, peak memory.
+3. Incremental refresh: ``--increment`` (1 %) more sale lines are appended on the latest day, then
+   the default (catch-up) run for that day is timed the same way. Its ratio to the full build of
+   the same run is the figure, against the target (<= 0.10).
+4. BI latency: each query of ``sql/gold/bi/`` runs through Trino on ``bench_gold`` (in place of
+   ``gold``) once to warm up and then ``--repeats`` times: p50 and p95 against the target (1 s).
+
+Memory is the PSS of the job's whole process group (the CLI, the spark-submit driver JVM and its
+Python workers), sampled every second. Nothing outside ``bench_gold_src`` and ``bench_gold`` is
+written; both are dropped at the end unless ``--keep`` (``--skip-generate`` reuses a kept
+``bench_gold_src.pos_sales`` generated earlier the same UTC day: its newest sale must be fresh
+enough for the quality gates, 6 h).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from headwater import PROJECT_ROOT
+from headwater.settings import Settings, load_settings
+from headwater.stack.trino import Trino
+
+SRC = "bench_gold_src"
+GOLD = "bench_gold"
+BI_DIR = PROJECT_ROOT / "sql" / "gold" / "bi"
+GENERATOR = PROJECT_ROOT / "bench" / "gold_silver.py"
+#: master data the sale lines reference: sales may start only once all of them have landed
+KEY_DATASETS = ("stores", "products", "customers")
+#: most days the default spreads the rows over (when the landing files cover more)
+MAX_DEFAULT_DAYS = 30
+#: the issue's targets
+INCREMENTAL_TARGET = 0.10
+BI_P95_TARGET_S = 1.0
+#: Silver streams copied from the live namespace, by event-time column
+COPIED_STREAMS = {"inventory_updates": "counted_at", "customer_feedback": "reviewed_at",
+                  "equipment_metrics": "read_at", "clickstream": "occurred_at"}
+#: leaves out the made-up stores (T...) other tests send; rows without a store stay
+REAL_STORES = "coalesce(store_id, '') not like 'T%'"
+#: gold_daily's line per built table: "<ns>.<table>: <rows> rows written (<seconds>s)"
+TABLE_LINE = re.compile(r"^\S+?\.(\w+): (\d+) rows written \(([\d.]+)s\)")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) by linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile {q} is outside 0..100")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(rank), math.ceil(rank)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
+
+
+def first_landing_day(landing: Path, datasets: tuple[str, ...] = KEY_DATASETS) -> date:
+    """The first day every one of ``datasets`` has a landed file (``<dataset>_<YYYY-MM-DD>.<ext>``)."""
+    firsts = []
+    for dataset in datasets:
+        days = [date.fromisoformat(m.group(1)) for p in (landing / dataset).glob(f"{dataset}_*")
+                if (m := re.fullmatch(rf"{dataset}_(\d{{4}}-\d{{2}}-\d{{2}})\.\w+", p.name))]
+        if not days:
+            raise SystemExit(f"no {dataset} files in {landing / dataset}: the master-data writer runs with `make up`")
+        firsts.append(min(days))
+    return max(firsts)
+
+
+def sales_days(requested: int, first_available: date, today: date) -> date:
+    """The first UTC day of the sales: ``requested`` days ending today (0: all the landing files cover)."""
+    available = (today - first_available).days + 1
+    if available < 1:
+        raise SystemExit(f"the master data starts {first_available}, after today ({today})")
+    if requested == 0:
+        return today - timedelta(days=min(available, MAX_DEFAULT_DAYS) - 1)
+    if requested > available:
+        # a sale before a key's first snapshot has no dimension version: the quality gate would stop the build
+        raise SystemExit(f"--days {requested}: the master data covers {available} days ({first_available}..{today})")
+    return today - timedelta(days=requested - 1)
+
+
+# -- Silver ------------------------------------------------------------------------------------
+def drop_namespace(trino: Trino, namespace: str, keep: tuple[str, ...] = ()) -> None:
+    """Drop every table of a namespace (data files included) but ``keep``; create the namespace if absent."""
+    trino.query(f"create schema if not exists iceberg.{namespace}")
+    for (table,) in trino.query(f"show tables from iceberg.{namespace}"):
+        if table not in keep:
+            trino.query(f'drop table iceberg.{namespace}."{table}"')
+
+
+def create_sales_table(settings: Settings, namespace: str) -> str:
+    """``<namespace>.pos_sales`` with the Silver table's schema, partitioning and properties (from the contract)."""
+    from headwater.contracts import load_contract
+    from headwater.contracts.iceberg import TABLE_PROPERTIES, table_definitions
+    from headwater.stack.iceberg import catalog
+
+    schema, spec = table_definitions([load_contract("pos_sales")])["silver.pos_sales"]
+    name = f"{namespace}.pos_sales"
+    catalog(settings).create_table(name, schema=schema, partition_spec=spec, properties=TABLE_PROPERTIES)
+    return name
+
+
+def generate(settings: Settings, table: str, rows: int, offset: int, since: datetime, until: datetime,
+             keys_date: date, seed: int) -> float:
+    """Append ``rows`` generated sale lines (ids from ``offset``) timed in [since, until); return the seconds."""
+    from headwater.stack.spark import Spark
+
+    spark = Spark(settings)
+    spark.install()
+    began = time.monotonic()
+    spark.submit(GENERATOR, ["--table", table, "--rows", str(rows), "--offset", str(offset),
+                             "--from", str(since.timestamp()), "--to", str(until.timestamp()),
+                             "--keys-date", keys_date.isoformat(), "--seed", str(seed),
+                             "--partitions", str(settings.kafka.topic_partitions)], capture=True)
+    return time.monotonic() - began
+
+
+def copy_streams(trino: Trino, namespace: str, during: str) -> dict[str, int]:
+    """Copy the live Silver rows Gold reads besides the till lines (``during``: a ``between`` clause); row counts.
+
+    One row per event id (should a resend slip through upstream), and no events of the made-up
+    stores (``T...``) other tests send: no master data has them, so they would trip the gates.
+    """
+    counts = {}
+    for table, event_time in COPIED_STREAMS.items():
+        cols = ", ".join(f'"{r[0]}"' for r in trino.query(
+            "select column_name from iceberg.information_schema.columns where table_schema = 'silver' "
+            f"and table_name = '{table}' order by ordinal_position"))
+        stores = f" and {REAL_STORES}" if '"store_id"' in cols else ""
+        trino.query(f"create table iceberg.{namespace}.{table} as select {cols} from ("
+                    f"select *, row_number() over (partition by event_id order by ingested_at) as n_ "
+                    f"from iceberg.silver.{table} where {event_time} {during}{stores}) where n_ = 1")
+    trino.query(f"create table iceberg.{namespace}.online_orders as select * from iceberg.silver.online_orders "
+                f"where placed_at {during} and {REAL_STORES}")
+    trino.query(f"create table iceberg.{namespace}.online_order_items as select i.* "
+                f"from iceberg.silver.online_order_items i join iceberg.{namespace}.online_orders o "
+                "on i.order_id = o.order_id")
+    for table in (*COPIED_STREAMS, "online_orders", "online_order_items"):
+        counts[table] = int(trino.query(f"select count(*) from iceberg.{namespace}.{table}")[0][0])
+    return counts
+
+
+# -- Gold builds -------------------------------------------------------------------------------
+@dataclass
+class Build:
+    """One gold_daily run: wall time, peak PSS of its process group, each table's own time."""
+
+    seconds: float
+    peak_mib: float
+    tables: dict[str, float] = field(default_factory=dict)
+    window: str = ""
+
+
+class _Watch(threading.Thread):
+    """Samples the PSS of a process group every second (keeping the peak) and ends the group past a deadline."""
+
+    def __init__(self, pid: int, timeout: float) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.deadline = pid, time.monotonic() + timeout
+        self.peak_mib, self.timed_out = 0.0, False
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from headwater.stack.proc import group_pss_kib
+
+        while not self.stopped.wait(1.0):
+            self.peak_mib = max(self.peak_mib, group_pss_kib(self.pid) / 1024)
+            if time.monotonic() > self.deadline:
+                self.timed_out = True
+                _end_group(self.pid)
+                return
+
+
+def _end_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:  # already gone
+        pass
+
+
+def gold_daily(*args: str, timeout: float) -> Build:
+    """Run ``headwater spark gold_daily -- ARGS`` as Airflow does, timed; fail with the output's tail."""
+    argv = [sys.executable, "-m", "headwater", "spark", "gold_daily", "--", *args]
+    # a session of its own: its process group is the job's whole tree (driver JVM, Python workers)
+    child = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+    watch = _Watch(child.pid, timeout)
+    began = time.monotonic()
+    watch.start()
+    lines: list[str] = []
+    try:
+        assert child.stdout is not None
+        lines = [line.rstrip("\n") for line in child.stdout]
+        code = child.wait()
+    finally:
+        seconds = time.monotonic() - began
+        watch.stopped.set()
+        if child.poll() is None:  # interrupted: the job is ours, stop its whole tree
+            _end_group(child.pid)
+            child.wait(60)
+    if watch.timed_out:
+        raise SystemExit(f"gold_daily {' '.join(args)} ran over {timeout:.0f}s and was stopped")
+    if code != 0:
+        raise SystemExit(f"gold_daily {' '.join(args)} failed (exit {code}):\n" + "\n".join(lines[-40:]))
+    build = Build(seconds, watch.peak_mib)
+    for line in lines:
+        if m := TABLE_LINE.match(line):
+            build.tables[m.group(1)] = float(m.group(3))
+        elif line.startswith("gold_daily run "):
+            build.window = line.split(", days ", 1)[-1]
+    return build
+
+
+# -- BI ------------------------------------------------------------------------------------------
+def bi_latency(trino: Trino, namespace: str, repeats: int) -> dict[str, dict[str, float]]:
+    """Per BI query: the first (warm-up) run and p50/p95/max of ``repeats`` more, in seconds, and its rows."""
+    out = {}
+    for path in sorted(BI_DIR.glob("*.sql")):
+        sql = path.read_text().strip().rstrip(";").replace("iceberg.gold.", f"iceberg.{namespace}.")
+        times = []
+        for _ in range(repeats + 1):
+            began = time.perf_counter()
+            rows = trino.query(sql)
+            times.append(time.perf_counter() - began)
+        runs = times[1:]
+        out[path.stem] = {"rows": len(rows), "first_s": round(times[0], 3), "p50_s": round(percentile(runs, 50), 3),
+                          "p95_s": round(percentile(runs, 95), 3), "max_s": round(max(runs), 3)}
+    return out
+
+
+def fact_store_lines(trino: Trino) -> int:
+    return int(trino.query(f"select count(*) from iceberg.{GOLD}.fact_sales where channel = 'store'")[0][0])
+
+
+def verdict(value: float, target: float) -> str:
+    return "met" if value <= target else "NOT met"
+
+
+def print_summary(report: dict, full: Build, incr: Build, bi: dict[str, dict[str, float]], repeats: int) -> None:
+    """The figures, each beside its baseline or target of the same run."""
+    ratio = report["ratio_incremental_to_full"]
+    print(f"\nGold on {report['rows']:,} Silver sale lines over {report['days']} days "
+          f"(Spark {report['spark_master']}, driver memory {report['driver_memory']}):")
+    print(f"  full build        {full.seconds:8.1f} s   peak PSS {full.peak_mib:,.0f} MiB   (baseline)")
+    print(f"  incremental       {incr.seconds:8.1f} s   peak PSS {incr.peak_mib:,.0f} MiB   "
+          f"+{report['incremental']['added_rows']:,} rows; ratio to full {ratio:.3f} "
+          f"(target <= {INCREMENTAL_TARGET}: {verdict(ratio, INCREMENTAL_TARGET)})")
+    print(f"  per table (s)     {'full':>8} {'incr':>8}")
+    for table, secs in full.tables.items():
+        print(f"    {table:<24}{secs:8.1f} {incr.tables.get(table, float('nan')):8.1f}")
+    print(f"BI queries through Trino on {GOLD}, {repeats} runs after a warm-up (target p95 <= {BI_P95_TARGET_S} s):")
+    for name, q in bi.items():
+        print(f"  {name:<34} first {q['first_s']:6.3f}  p50 {q['p50_s']:6.3f}  p95 {q['p95_s']:6.3f}  "
+              f"max {q['max_s']:6.3f} s  {q['rows']:>4} rows  p95/target {q['p95_s'] / BI_P95_TARGET_S:.2f} "
+              f"{verdict(q['p95_s'], BI_P95_TARGET_S)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="Silver sale lines of the full build")
+    parser.add_argument("--days", type=int, default=0,
+                        help=f"UTC days the rows spread over, ending today (0: all the master data covers, "
+                             f"at most {MAX_DEFAULT_DAYS})")
+    parser.add_argument("--increment", type=float, default=0.01, help="new rows before the incremental run, "
+                        "as a share of --rows (all on the latest day)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed runs of each BI query (after one warm-up)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help=f"keep {SRC} and {GOLD} afterwards")
+    parser.add_argument("--skip-generate", action="store_true",
+                        help=f"reuse {SRC}.pos_sales of an earlier --keep run (the other streams are copied again)")
+    parser.add_argument("--driver-memory", default="", help="Spark driver memory for every job (default: the "
+                        "spark.driver_memory setting)")
+    parser.add_argument("--timeout", type=float, default=3600, help="longest a single Gold build may take, s")
+    args = parser.parse_args()
+    if args.driver_memory:
+        # the settings layer reads it, here and in every job started below
+        os.environ["HEADWATER_SPARK__DRIVER_MEMORY"] = args.driver_memory
+    settings = load_settings()
+    trino = Trino(settings)
+    if not trino.health().ok:
+        print("Trino is not running: start the stack with `make up`", file=sys.stderr)
+        return 1
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = now.date()
+    keys_date = first_landing_day(settings.landing_dir)
+    report: dict[str, object] = {"source": SRC, "target": GOLD, "spark_master": settings.spark.master,
+                                 "driver_memory": settings.spark.driver_memory}
+    try:
+        # -- 1. Silver ---------------------------------------------------------------------------
+        drop_namespace(trino, GOLD)
+        drop_namespace(trino, SRC, keep=("pos_sales",) if args.skip_generate else ())
+        sales = f"{SRC}.pos_sales"
+        if args.skip_generate:
+            first, newest, rows, offset = trino.query(
+                f"select min(sold_at), max(sold_at), count(*), max(kafka_offset) + 1 from iceberg.{sales}")[0]
+            if rows == 0 or newest.date() != today:
+                raise SystemExit(f"--skip-generate: {sales} holds {rows} rows, newest {newest}: generate it today")
+            first_day = first.date()
+            report["generate_s"] = None
+        else:
+            first_day = sales_days(args.days, keys_date, today)
+            rows, offset = args.rows, args.rows
+            create_sales_table(settings, SRC)
+            since = datetime.combine(first_day, datetime.min.time(), UTC)
+            # up to a minute ago: no sale in the future, and the newest is fresh for the gates
+            report["generate_s"] = round(generate(settings, sales, rows, 0, since, now - timedelta(minutes=1),
+                                                  keys_date, args.seed), 1)
+        days = (today - first_day).days + 1
+        report.update({"rows": rows, "days": days, "first_day": str(first_day), "last_day": str(today)})
+        during = (f"between timestamp '{first_day} 00:00:00 UTC' "
+                  f"and timestamp '{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC'")
+        report["copied_rows"] = copy_streams(trino, SRC, during)
+        print(f"Silver: {rows:,} sale lines over {days} days ({first_day}..{today}) in {sales}"
+              + (f", generated in {report['generate_s']} s" if report["generate_s"] else " (reused)")
+              + f"; copied from silver: {report['copied_rows']}", flush=True)
+
+        # -- 2. full build -------------------------------------------------------------------------
+        ns = ["--source-namespace", SRC, "--target-namespace", GOLD]
+        full = gold_daily("--start", str(today), "--full", *ns, "--run-id", "bench-full", timeout=args.timeout)
+        assert fact_store_lines(trino) == rows, "fact_sales does not hold every generated sale line"
+        print(f"full build: {full.seconds:.1f} s (days {full.window})", flush=True)
+
+        # -- 3. +increment, incremental refresh -----------------------------------------------------
+        added = max(1, round(rows * args.increment))
+        midnight = datetime.combine(today, datetime.min.time(), UTC)
+        report["increment_generate_s"] = round(generate(settings, sales, added, offset, midnight,
+                                                        datetime.now(UTC) - timedelta(seconds=1), keys_date,
+                                                        args.seed), 1)
+        incr = gold_daily("--start", str(today), *ns, "--run-id", "bench-incremental", timeout=args.timeout)
+        # the refresh did pick the new lines up (a no-op run would look fast)
+        assert fact_store_lines(trino) == rows + added, "the incremental run missed new sale lines"
+        print(f"incremental: {incr.seconds:.1f} s (days {incr.window})", flush=True)
+
+        # -- 4. BI latency --------------------------------------------------------------------------
+        bi = bi_latency(trino, GOLD, args.repeats)
+    finally:
+        if not args.keep:
+            for namespace in (GOLD, SRC):
+                drop_namespace(trino, namespace)
+                trino.query(f"drop schema if exists iceberg.{namespace}")
+
+    report.update({
+        "full": {"seconds": round(full.seconds, 1), "peak_pss_mib": round(full.peak_mib), "window": full.window,
+                 "tables_s": full.tables},
+        "incremental": {"added_rows": added, "seconds": round(incr.seconds, 1), "peak_pss_mib": round(incr.peak_mib),
+                        "window": incr.window, "tables_s": incr.tables},
+        "ratio_incremental_to_full": round(incr.seconds / full.seconds, 3), "bi": bi})
+    print(json.dumps(report, indent=2))
+    print_summary(report, full, incr, bi, args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
