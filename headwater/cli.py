@@ -158,7 +158,8 @@ def cmd_maintain(s: Settings, a: argparse.Namespace) -> int:
 
     spark = Spark(s)
     spark.install()
-    args = ["--older-than-hours", str(a.older_than_hours), "--retain-last", str(a.retain_last)]
+    args = ["--older-than-hours", str(a.older_than_hours), "--retain-last", str(a.retain_last),
+            "--orphans-older-than-hours", str(a.orphans_older_than_hours), "--namespaces", a.namespaces]
     if a.tables:
         args += ["--tables", a.tables]
     proc = spark.submit(PROJECT_ROOT / "spark_jobs" / "maintain.py", args, capture=True)
@@ -296,10 +297,15 @@ def parser() -> argparse.ArgumentParser:
     sp = add("masterdata", cmd_masterdata, "drop the daily master-data files into the landing folder")
     sp.add_argument("--since", help="first day to drop (default: the configured backfill before today)")
     sp.add_argument("--follow", action="store_true", help="keep running and drop each new day's files")
-    sp = add("maintain", cmd_maintain, "compact small files and expire old snapshots of Bronze and Silver tables")
+    sp = add("maintain", cmd_maintain, "compact files and manifests, expire old snapshots, remove orphan files "
+             "of the Bronze, Silver and Gold tables")
     sp.add_argument("--older-than-hours", type=float, default=24.0, help="expire snapshots older than this")
     sp.add_argument("--retain-last", type=int, default=50, help="always keep this many newest snapshots")
-    sp.add_argument("--tables", default="", help="comma-separated namespace.table (default: all of bronze, silver)")
+    sp.add_argument("--orphans-older-than-hours", type=float, default=72.0,
+                    help="remove files no snapshot references once older than this (at least 6)")
+    sp.add_argument("--namespaces", default="bronze,silver,gold", help="comma-separated namespaces to maintain")
+    sp.add_argument("--tables", default="", help="comma-separated namespace.table (default: every table of the "
+                    "namespaces)")
     sp = add("lag", cmd_lag, "per stream: consumer lag, event-time delay, Silver freshness against its target")
     sp.add_argument("--json", action="store_true")
     sp = add("reconcile", cmd_reconcile, "account for every message of a producer run's ledger in the lakehouse")

@@ -1,7 +1,9 @@
-"""Nightly Iceberg maintenance: compact small files and expire old snapshots (``headwater maintain``).
+"""Nightly Iceberg maintenance of Bronze, Silver and Gold (``headwater maintain``): rewrite data files,
+rewrite manifests, expire old snapshots, remove orphan files.
 
 Runs beside the streaming job: the maintain job keeps the newest snapshots the Flink committer
-needs and only compacts append-only tables, so it never breaks a running ingest.
+needs, and removes only orphan files days old, never the files of a commit in flight, so it
+never breaks a running ingest or a Gold build.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def log_failure(context: dict) -> None:
 
 with DAG(
     dag_id="maintenance",
-    description="rewrite data files and expire snapshots of the Iceberg tables",
+    description="rewrite data files and manifests, expire snapshots, remove orphan files of every layer",
     # at night, after gold_daily
     schedule="0 3 * * *",
     start_date=datetime(2026, 11, 1),
