@@ -41,6 +41,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from headwater import PROJECT_ROOT
+from headwater.frozen import GOLD_STREAMS, copy_events, copy_orders, drop_tables, event_times
 from headwater.settings import Settings, load_settings
 from headwater.stack.trino import Trino
 
@@ -55,11 +56,6 @@ MAX_DEFAULT_DAYS = 30
 #: the issue's targets
 INCREMENTAL_TARGET = 0.10
 BI_P95_TARGET_S = 1.0
-#: Silver streams copied from the live namespace, by event-time column
-COPIED_STREAMS = {"inventory_updates": "counted_at", "customer_feedback": "reviewed_at",
-                  "equipment_metrics": "read_at", "clickstream": "occurred_at"}
-#: leaves out the made-up stores (T...) other tests send; rows without a store stay
-REAL_STORES = "coalesce(store_id, '') not like 'T%'"
 #: gold_daily's line per built table: "<ns>.<table>: <rows> rows written (<seconds>s)"
 TABLE_LINE = re.compile(r"^\S+?\.(\w+): (\d+) rows written \(([\d.]+)s\)")
 
@@ -102,14 +98,6 @@ def sales_days(requested: int, first_available: date, today: date) -> date:
 
 
 # -- Silver ------------------------------------------------------------------------------------
-def drop_namespace(trino: Trino, namespace: str, keep: tuple[str, ...] = ()) -> None:
-    """Drop every table of a namespace (data files included) but ``keep``; create the namespace if absent."""
-    trino.query(f"create schema if not exists iceberg.{namespace}")
-    for (table,) in trino.query(f"show tables from iceberg.{namespace}"):
-        if table not in keep:
-            trino.query(f'drop table iceberg.{namespace}."{table}"')
-
-
 def create_sales_table(settings: Settings, namespace: str) -> str:
     """``<namespace>.pos_sales`` with the Silver table's schema, partitioning and properties (from the contract)."""
     from headwater.contracts import load_contract
@@ -138,28 +126,12 @@ def generate(settings: Settings, table: str, rows: int, offset: int, since: date
 
 
 def copy_streams(trino: Trino, namespace: str, during: str) -> dict[str, int]:
-    """Copy the live Silver rows Gold reads besides the till lines (``during``: a ``between`` clause); row counts.
-
-    One row per event id (should a resend slip through upstream), and no events of the made-up
-    stores (``T...``) other tests send: no master data has them, so they would trip the gates.
-    """
-    counts = {}
-    for table, event_time in COPIED_STREAMS.items():
-        cols = ", ".join(f'"{r[0]}"' for r in trino.query(
-            "select column_name from iceberg.information_schema.columns where table_schema = 'silver' "
-            f"and table_name = '{table}' order by ordinal_position"))
-        stores = f" and {REAL_STORES}" if '"store_id"' in cols else ""
-        trino.query(f"create table iceberg.{namespace}.{table} as select {cols} from ("
-                    f"select *, row_number() over (partition by event_id order by ingested_at) as n_ "
-                    f"from iceberg.silver.{table} where {event_time} {during}{stores}) where n_ = 1")
-    trino.query(f"create table iceberg.{namespace}.online_orders as select * from iceberg.silver.online_orders "
-                f"where placed_at {during} and {REAL_STORES}")
-    trino.query(f"create table iceberg.{namespace}.online_order_items as select i.* "
-                f"from iceberg.silver.online_order_items i join iceberg.{namespace}.online_orders o "
-                "on i.order_id = o.order_id")
-    for table in (*COPIED_STREAMS, "online_orders", "online_order_items"):
-        counts[table] = int(trino.query(f"select count(*) from iceberg.{namespace}.{table}")[0][0])
-    return counts
+    """Copy the live Silver rows Gold reads besides the till lines (``during``: a ``between`` clause); row counts."""
+    for table, event_time in event_times().items():
+        copy_events(trino, table, namespace, f"{event_time} {during}")
+    copy_orders(trino, namespace, during)
+    return {table: int(trino.query(f"select count(*) from iceberg.{namespace}.{table}")[0][0])
+            for table in (*GOLD_STREAMS, "online_orders", "online_order_items")}
 
 
 # -- Gold builds -------------------------------------------------------------------------------
@@ -310,8 +282,8 @@ def main() -> int:
                                  "driver_memory": settings.spark.driver_memory}
     try:
         # -- 1. Silver ---------------------------------------------------------------------------
-        drop_namespace(trino, GOLD)
-        drop_namespace(trino, SRC, keep=("pos_sales",) if args.skip_generate else ())
+        drop_tables(trino, GOLD)
+        drop_tables(trino, SRC, keep=("pos_sales",) if args.skip_generate else ())
         sales = f"{SRC}.pos_sales"
         if args.skip_generate:
             first, newest, rows, offset = trino.query(
@@ -359,7 +331,7 @@ def main() -> int:
     finally:
         if not args.keep:
             for namespace in (GOLD, SRC):
-                drop_namespace(trino, namespace)
+                drop_tables(trino, namespace)
                 trino.query(f"drop schema if exists iceberg.{namespace}")
 
     report.update({

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from headwater import PROJECT_ROOT
+from headwater.frozen import event_times
 from headwater.stack import install
 from headwater.stack.trino import Trino
 from tests.integration.gold_helpers import (
@@ -35,8 +36,7 @@ BI_DIR = PROJECT_ROOT / "sql" / "gold" / "bi"
 
 
 #: Silver streams copied beside the sales, by their event-time column
-FROZEN_STREAMS = {"equipment_metrics": "read_at", "clickstream": "occurred_at", "customer_feedback": "reviewed_at",
-                  "inventory_updates": "counted_at"}
+FROZEN_STREAMS = event_times()
 
 
 @pytest.fixture(scope="module")
