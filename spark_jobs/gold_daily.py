@@ -18,7 +18,11 @@ Silver source, the Iceberg snapshot the table was last built from. A run reads o
 source gained since then (an incremental read of the appended files; see :func:`new_rows_days` for
 the CDC tables and expired snapshots), and moves the window's start back to the earliest UTC day
 they fall on, so days touched by late data are rebuilt like the window's own. The state is written
-after every chosen table was published; ``--no-catch-up`` neither reads nor writes it.
+after every chosen table was published; ``--no-catch-up`` neither reads nor writes it. The state also
+records each table's other inputs (the Gold tables and Silver tables it ``uses``, a fingerprint of its
+landed master-data files), so an incremental run keeps a table whose inputs and days are those of its
+last build instead of rebuilding it (:mod:`spark_jobs.gold.reuse`); ``--full`` and ``--no-catch-up``
+build everything they are given.
 
 Quality gate (write-audit-publish): each built table is checked *before* it is written, by the
 plain SQL assertions of ``sql/gold/<table>.yaml`` run against the candidate rows. The results
@@ -30,6 +34,7 @@ contents, the job exits non-zero and nothing downstream of it runs.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 import uuid
@@ -47,7 +52,7 @@ from headwater import PROJECT_ROOT
 from headwater.contracts import load_contract
 from headwater.contracts.spark import spark_schema_ddl
 from headwater.settings import load_settings
-from spark_jobs.gold import aggregates, dimensions, facts, features, incremental
+from spark_jobs.gold import aggregates, dimensions, facts, features, incremental, reuse
 
 CHECKS_DIR = PROJECT_ROOT / "sql" / "gold"
 #: dim_date is a fixed calendar: overwritten whole, it must not depend on the window
@@ -144,6 +149,12 @@ class GoldTable:
     reads: tuple[str, ...] = ()
     #: Gold tables read for the replaced days: the Silver sources behind them widen it too
     upstream: tuple[str, ...] = ()
+    #: other inputs, which do not widen the window but whose changes make the table rebuild rather
+    #: than be kept (see :mod:`spark_jobs.gold.reuse`): Gold tables (dimensions, the history an
+    #: ``as_of`` table reads) and Silver tables read whole
+    uses: tuple[str, ...] = ()
+    #: inputs that are not tables: ``landing/<dataset>`` (its landed master-data files), ``calendar``
+    masters: tuple[str, ...] = ()
 
 
 def _scd2(dataset: str, key: str, tracked: Sequence[str], sk: str) -> Callable[[Run], DataFrame]:
@@ -214,16 +225,22 @@ def _hour_days(column: str) -> Callable[[], Sequence[Column]]:
 
 
 TABLES: tuple[GoldTable, ...] = (
-    GoldTable("dim_date", "dimension", lambda r: dimensions.dim_date(r.spark, *CALENDAR)),
-    GoldTable("dim_store", "dimension", _scd2("stores", "store_id", dimensions.STORE_TRACKED, "store_sk")),
-    GoldTable("dim_product", "dimension", _scd2("products", "product_id", dimensions.PRODUCT_TRACKED, "product_sk")),
+    GoldTable("dim_date", "dimension", lambda r: dimensions.dim_date(r.spark, *CALENDAR), masters=("calendar",)),
+    GoldTable("dim_store", "dimension", _scd2("stores", "store_id", dimensions.STORE_TRACKED, "store_sk"),
+              masters=("landing/stores",)),
+    GoldTable("dim_product", "dimension", _scd2("products", "product_id", dimensions.PRODUCT_TRACKED, "product_sk"),
+              masters=("landing/products",)),
     GoldTable("dim_customer", "dimension",
-              _scd2("customers", "customer_id", dimensions.CUSTOMER_TRACKED, "customer_sk")),
-    GoldTable("dim_equipment", "dimension", lambda r: dimensions.dim_equipment(r.landing_files("equipment"))),
-    GoldTable("dim_campaign", "dimension", lambda r: dimensions.dim_campaign(r.landing_files("campaigns"))),
-    GoldTable("dim_weather", "dimension", lambda r: dimensions.dim_weather(r.landing_files("weather"))),
+              _scd2("customers", "customer_id", dimensions.CUSTOMER_TRACKED, "customer_sk"),
+              masters=("landing/customers",)),
+    GoldTable("dim_equipment", "dimension", lambda r: dimensions.dim_equipment(r.landing_files("equipment")),
+              masters=("landing/equipment",)),
+    GoldTable("dim_campaign", "dimension", lambda r: dimensions.dim_campaign(r.landing_files("campaigns")),
+              masters=("landing/campaigns",)),
+    GoldTable("dim_weather", "dimension", lambda r: dimensions.dim_weather(r.landing_files("weather")),
+              masters=("landing/weather",)),
     GoldTable("fact_sales", "fact", _fact_sales, lambda r: r.days("sale_date"), _day("sale_date"),
-              reads=SALES_SOURCES),
+              reads=SALES_SOURCES, uses=("dim_product", "dim_store", "dim_customer")),
     # late inventory updates (up to 48 h) are picked up by catch-up: the window reaches back over their days
     GoldTable("fact_inventory_daily", "fact",
               lambda r: facts.fact_inventory_daily(r.silver_days("inventory_updates", "counted_at")),
@@ -231,7 +248,8 @@ TABLES: tuple[GoldTable, ...] = (
     GoldTable("fact_feedback", "fact",
               lambda r: facts.fact_feedback(r.silver_days("customer_feedback", "reviewed_at"),
                                             r.gold("dim_customer"), r.gold("dim_store")),
-              lambda r: r.days("review_date"), _day("review_date"), reads=("customer_feedback",)),
+              lambda r: r.days("review_date"), _day("review_date"), reads=("customer_feedback",),
+              uses=("dim_customer", "dim_store")),
     GoldTable("fact_equipment_hourly", "fact",
               lambda r: facts.fact_equipment_hourly(r.silver_days("equipment_metrics", "read_at")),
               lambda r: r.hours("hour_start"), _hour_days("hour_start"), reads=("equipment_metrics",)),
@@ -250,28 +268,30 @@ TABLES: tuple[GoldTable, ...] = (
     GoldTable("campaign_effectiveness", "aggregate",
               lambda r: aggregates.campaign_effectiveness(
                   r.gold("fact_sales").where(F.col("sale_date") <= F.lit(r.end)), r.gold("dim_campaign"), r.end),
-              lambda r: r.as_of(), _day("as_of_date")),
+              lambda r: r.as_of(), _day("as_of_date"), uses=("fact_sales", "dim_campaign")),
     GoldTable("customer_segments", "aggregate",
               lambda r: aggregates.customer_segments(_sales_window(r, before=aggregates.RFM_LOOKBACK_DAYS), r.end),
-              lambda r: r.as_of(), _day("as_of_date")),
+              lambda r: r.as_of(), _day("as_of_date"), uses=("fact_sales",)),
     GoldTable("customer_profiles", "aggregate",
               lambda r: aggregates.customer_profiles(
                   r.gold("fact_sales").where(F.col("sale_date") <= F.lit(r.end)),
                   r.gold("fact_feedback").where(F.col("review_date") <= F.lit(r.end)),
                   r.gold("fact_web_sessions").where(F.col("session_date") <= F.lit(r.end)),
                   r.gold("dim_customer"), r.end),
-              lambda r: r.as_of(), _day("as_of_date")),
+              lambda r: r.as_of(), _day("as_of_date"),
+              uses=("fact_sales", "fact_feedback", "fact_web_sessions", "dim_customer")),
     GoldTable("features_demand", "feature",
               lambda r: features.features_demand(
                   _sales_window(r, before=DEMAND_HISTORY_DAYS), r.gold("dim_product"), r.gold("dim_store"),
                   r.gold("dim_weather"), r.gold("dim_campaign"), r.start, r.end),
-              lambda r: r.days("sale_date"), _day("sale_date"), upstream=("fact_sales",)),
+              lambda r: r.days("sale_date"), _day("sale_date"), upstream=("fact_sales",),
+              uses=("dim_product", "dim_store", "dim_weather", "dim_campaign")),
     GoldTable("features_equipment", "feature", _features_equipment, lambda r: r.hours("hour_start"),
-              _hour_days("hour_start"), upstream=("fact_equipment_hourly",)),
+              _hour_days("hour_start"), upstream=("fact_equipment_hourly",), uses=("dim_equipment",)),
     GoldTable("features_churn", "feature", _features_churn, lambda r: r.days("obs_date"), _day("obs_date"),
               upstream=("fact_sales",)),
     GoldTable("features_interactions", "feature", _features_interactions, lambda r: r.as_of(),
-              _day("as_of_date")),
+              _day("as_of_date"), uses=("fact_sales", "clickstream")),
 )
 BY_NAME = {t.name: t for t in TABLES}
 
@@ -436,6 +456,8 @@ class State:
 
     snaps: dict[tuple[str, str], Snap]
     built_through: dict[str, date]
+    #: per Gold table, the window of the latest run that recorded it
+    last: dict[str, reuse.Window] = field(default_factory=dict)
 
 
 def _utc(micros: int | None) -> datetime | None:
@@ -452,8 +474,50 @@ def sources_of(spec: GoldTable) -> dict[str, str | None]:
     return out
 
 
+def inputs_of(spec: GoldTable) -> dict[str, str | None]:
+    """Everything a table's contents depend on -> the Gold table it is read through (None: directly).
+
+    Keys are Silver table names (as in :data:`SOURCES`), ``landing/<dataset>`` and ``calendar``: the
+    catch-up sources of :func:`sources_of`, plus what the table ``uses`` and its ``masters``.
+    """
+    out: dict[str, str | None] = dict.fromkeys((*spec.reads, *spec.masters))
+    for name in spec.uses:
+        if name in SOURCES:
+            out.setdefault(name, None)
+    for parent in (*spec.upstream, *(u for u in spec.uses if u in BY_NAME)):
+        for name in inputs_of(BY_NAME[parent]):
+            out.setdefault(name, parent)
+    return out
+
+
+def state_name(run: Run, name: str) -> str:
+    """An input's ``source_table`` in the state table: ``<source namespace>.<table>`` for Silver tables."""
+    return f"{run.source}.{name}" if name in SOURCES else name
+
+
+def fingerprint(run: Run, name: str) -> Snap:
+    """What stands for a snapshot of a non-table input: a 64-bit hash of its landed files (name, size,
+    modification time; listed through Hadoop's file system, so a bucket works like a folder) and the
+    newest file's time, or of the calendar's bounds."""
+    if name == "calendar":
+        entries: list[tuple] = [tuple(map(str, CALENDAR))]
+        newest = None
+    else:
+        dataset = name.removeprefix("landing/")
+        contract = load_contract(dataset)
+        jvm = run.spark.sparkContext._jvm
+        pattern = jvm.org.apache.hadoop.fs.Path(str(run.landing / dataset / f"{dataset}_*.{contract.file_format}"))
+        fs = pattern.getFileSystem(run.spark.sparkContext._jsc.hadoopConfiguration())
+        statuses = fs.globStatus(pattern) or []
+        entries = sorted((s.getPath().getName(), s.getLen(), s.getModificationTime()) for s in statuses)
+        newest = max((e[2] for e in entries), default=None)
+    digest = hashlib.blake2b(repr(entries).encode(), digest_size=8).digest()
+    return Snap(int.from_bytes(digest, "big", signed=True), None if newest is None else newest * 1000)
+
+
 def load_state(run: Run) -> State:
-    """The latest recorded snapshot per Gold table and source, and the last window end per Gold table."""
+    """The latest recorded snapshot per Gold table and input, the last window end and the latest window per
+    Gold table."""
     table = f"{run.target}.{STATE_TABLE}"
     if not run.spark.catalog.tableExists(table):
         return State({}, {})
@@ -464,7 +528,11 @@ def load_state(run: Run) -> State:
         .select("gold_table", "source_table", "snapshot_id", F.unix_micros("committed_at").alias("committed_us"))
         .collect())}
     through = {r[0]: r[1] for r in rows.groupBy("gold_table").agg(F.max("window_end")).collect()}
-    return State(snaps, through)
+    newest = Window.partitionBy("gold_table").orderBy(F.col("recorded_at").desc())
+    last = {r.gold_table: reuse.Window(r.window_start, r.window_end) for r in (
+        rows.withColumn("_n", F.row_number().over(newest)).where("_n = 1")
+        .select("gold_table", "window_start", "window_end").collect())}
+    return State(snaps, through, last)
 
 
 def current_snapshot(run: Run, table: str) -> Snap:
@@ -547,21 +615,24 @@ def plan_sources(run: Run, chosen: Sequence[GoldTable], state: State) -> dict[tu
     current: dict[str, Snap] = {}
 
     def now(source: str) -> Snap | None:
-        if source not in current and run.spark.catalog.tableExists(f"{run.source}.{source}"):
-            current[source] = current_snapshot(run, source)
+        if source not in current:
+            if source not in SOURCES:
+                current[source] = fingerprint(run, source)
+            elif run.spark.catalog.tableExists(f"{run.source}.{source}"):
+                current[source] = current_snapshot(run, source)
         return current.get(source)
 
     ends: dict[tuple[str, str], Snap] = {}
     for spec in chosen:  # lineage order: an upstream table's ends are known before its readers'
-        for source, parent in sources_of(spec).items():
+        for source, parent in inputs_of(spec).items():
             if parent is None:
                 end = now(source)
-                if end is not None and end.id is not None:
+                if source in SOURCES and end is not None and end.id is not None:
                     run.pins[source] = end.id
             elif parent in names:
                 end = ends.get((parent, source))
             else:
-                end = state.snaps.get((parent, f"{run.source}.{source}")) or now(source)
+                end = state.snaps.get((parent, state_name(run, source))) or now(source)
             if end is not None:
                 ends[(spec.name, source)] = end
     return ends
@@ -597,30 +668,51 @@ def catch_up(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tup
     run.start = wide.start
 
 
-def record_state(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tuple[str, str], Snap]) -> None:
+def record_state(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tuple[str, str], Snap],
+                 kept: set[str] = frozenset()) -> None:
     """Record, after every chosen table was published, the snapshots they are now built up to.
 
     A run over a window older than one already built (a backfill, a rerun) records nothing for that
     table: the changes since its last record may fall on the later days it did not rebuild, and the
     next run that reaches them must still see them. Readers of such a table are held back alike.
+    Tables ``kept`` as they were keep their record: it already says what they were built from.
     """
     now = datetime.now(UTC)
     rows, held = [], set()
     for spec in chosen:
+        if spec.name in kept:
+            continue
         through = state.built_through.get(spec.name)
         behind = held & set(spec.upstream)
-        if (through is not None and run.end < through) or behind:
+        # dimensions are rebuilt whole, whatever the window: what they were built from is always current
+        if spec.layer != "dimension" and ((through is not None and run.end < through) or behind):
             held.add(spec.name)
             reason = f"upstream {', '.join(sorted(behind))} held" if behind else f"built through {through} already"
             print(f"catch-up {spec.name}: {reason}: its snapshots are left as recorded", flush=True)
             continue
-        for source in sources_of(spec):
+        for source in inputs_of(spec):
             end = ends.get((spec.name, source))
             if end is not None:
-                rows.append((spec.name, f"{run.source}.{source}", end.id, _utc(end.committed_us), run.start,
+                rows.append((spec.name, state_name(run, source), end.id, _utc(end.committed_us), run.start,
                              run.end, run.run_id, now))
     if rows:
         _append(run, STATE_TABLE, run.spark.createDataFrame(rows, STATE_SCHEMA))
+
+
+def rebuild_reason(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, str], Snap]) -> str | None:
+    """Why an incremental run builds ``spec``, or None to keep it as it is (:mod:`spark_jobs.gold.reuse`)."""
+    if not run.spark.catalog.tableExists(f"{run.target}.{spec.name}"):
+        return "not built yet"
+    current, recorded = {}, {}
+    for name in inputs_of(spec):
+        if (spec.name, name) in ends:
+            current[name] = ends[(spec.name, name)].id
+        if (at := state.snaps.get((spec.name, state_name(run, name)))) is not None:
+            recorded[name] = at.id
+    # a dimension is rebuilt whole from all its inputs: what it holds does not depend on the window
+    windowed = spec.layer != "dimension"
+    return reuse.rebuild_reason(current, recorded, state.last.get(spec.name), reuse.Window(run.start, run.end),
+                                windowed)
 
 
 def first_source_day(run: Run) -> date:
@@ -685,14 +777,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         catch_up(run, chosen, state, ends)
     print(f"gold_daily run {run_id}: {run.source} -> {run.target}, days {run.start}..{run.end}"
           f"{' (full rebuild)' if run.full else ''}{' (no catch-up)' if args.no_catch_up else ''}", flush=True)
+    kept: set[str] = set()
+    incremental_run = not (run.full or args.no_catch_up)
     try:
         for spec in chosen:
             began = time.monotonic()
+            # a full rebuild and --no-catch-up build everything they are given; an incremental run keeps
+            # a table whose inputs and days are those of its last build
+            if incremental_run:
+                why = rebuild_reason(run, spec, state, ends)
+                if why is None:
+                    kept.add(spec.name)
+                    last = state.last[spec.name]
+                    print(f"{run.target}.{spec.name}: kept as built by the run of {last.start}..{last.end}, its "
+                          f"inputs are unchanged ({time.monotonic() - began:.1f}s)", flush=True)
+                    continue
+                print(f"{run.target}.{spec.name}: building ({why})", flush=True)
             rows = build_table(run, spec)
             print(f"{run.target}.{spec.name}: {rows} rows written ({time.monotonic() - began:.1f}s)", flush=True)
         if not args.no_catch_up:
             # only now: a failed table keeps its changes pending for the next run
-            record_state(run, chosen, state, ends)
+            record_state(run, chosen, state, ends, kept)
     except QualityGateError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         print(f"error: {exc}", flush=True)

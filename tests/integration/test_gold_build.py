@@ -80,13 +80,23 @@ def test_build_is_readable_idempotent_and_matches_silver(trino: Trino, frozen_da
                               "where run_id = 'test-build-1'"))
     assert scores == dict.fromkeys(BUILT, 1.0)
 
-    # a rerun of the same window over the same input leaves identical contents (and does rewrite them)
+    # a rebuild of the same window over the same input leaves identical contents (and does rewrite them)
     before = snapshots(trino, f"{GOLD}.fact_sales")
-    again = gold_daily(*ns[:-1], "test-build-2", "--tables", "fact_sales,product_sales_daily")
+    again = gold_daily(*ns[:-1], "test-build-2", "--tables", "fact_sales,product_sales_daily", "--no-catch-up")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert snapshots(trino, f"{GOLD}.fact_sales") > before
     for t in ("fact_sales", "product_sales_daily"):
         assert fingerprint(trino, f"{GOLD}.{t}") == built[t], t
+
+    # an incremental rerun with nothing new keeps every table as it is, without writing it
+    before = {t: snapshots(trino, f"{GOLD}.{t}") for t in BUILT}
+    kept = gold_daily(*ns[:-1], "test-build-3", "--tables", ",".join(BUILT))
+    out = kept.stdout + kept.stderr
+    assert kept.returncode == 0, out[-3000:]
+    for t in BUILT:
+        assert f"{GOLD}.{t}: kept as built" in out, (t, out[-3000:])
+    assert {t: snapshots(trino, f"{GOLD}.{t}") for t in BUILT} == before
+    assert {t: fingerprint(trino, f"{GOLD}.{t}") for t in BUILT} == built
 
     gold = sorted(trino.query(f"select sale_date, store_id, product_id, revenue, units "
                               f"from iceberg.{GOLD}.product_sales_daily"))

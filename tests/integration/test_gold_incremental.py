@@ -9,10 +9,13 @@ and extra rows are appended to the copy through Trino, as the streaming job appe
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from headwater.settings import load_settings
 from headwater.stack.trino import Trino
 from tests.integration.gold_helpers import (
     columns,
@@ -49,9 +52,9 @@ def frozen(stack, trino: Trino) -> tuple[date, datetime]:
     return day, cutoff
 
 
-def build(*args: str) -> str:
+def build(*args: str, env: dict[str, str] | None = None) -> str:
     """Run gold_daily on the copy (the target namespace and window in ``args``); its output."""
-    proc = gold_daily("--source-namespace", SRC, *args)
+    proc = gold_daily("--source-namespace", SRC, *args, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     return out
@@ -128,3 +131,28 @@ def test_incremental_runs_give_the_tables_a_full_rebuild_gives(trino: Trino, fro
     current = trino.query(f'select snapshot_id from iceberg.{SRC}."pos_sales$snapshots" '
                           "order by committed_at desc limit 1")[0][0]
     assert recorded[f"{SRC}.pos_sales"] == current
+    # the dimensions' landed files did not change: they were kept, not rebuilt
+    for dim in DIMS:
+        assert f"{GOLD}.{dim}: kept as built" in out, (dim, out[-4000:])
+
+
+def test_a_changed_master_data_file_rebuilds_its_dimension_and_readers(trino: Trino, frozen, tmp_path):
+    day, _ = frozen
+    window = ["--target-namespace", GOLD, "--start", day.isoformat()]
+    tables = ",".join((*DIMS, *SALES))
+    if not trino.query(f"show tables from iceberg.{GOLD} like 'fact_sales'"):  # run alone: a first build
+        build(*window, "--run-id", "inc-dims-0", "--tables", tables)
+    # the same landed files elsewhere (names, sizes and times kept: the same inputs), then one re-landed
+    landing = tmp_path / "landing"
+    shutil.copytree(load_settings().landing_dir, landing)
+    products = sorted((landing / "products").glob("products_*"))[-1]
+    os.utime(products, (products.stat().st_atime, products.stat().st_mtime + 60))
+    before = {t: fingerprint(trino, f"{GOLD}.{t}") for t in (*DIMS, *SALES)}
+
+    out = build(*window, "--run-id", "inc-dims-1", "--tables", tables, env={"HEADWATER_LANDING": str(landing)})
+    for kept in ("dim_store", "dim_customer"):
+        assert f"{GOLD}.{kept}: kept as built" in out, (kept, out[-4000:])
+    for rebuilt in ("dim_product", *SALES):
+        assert f"{GOLD}.{rebuilt}: building (new input in landing/products)" in out, (rebuilt, out[-4000:])
+    # the same rows again: rebuilt, not changed
+    assert {t: fingerprint(trino, f"{GOLD}.{t}") for t in (*DIMS, *SALES)} == before
