@@ -58,6 +58,8 @@ INCREMENTAL_TARGET = 0.10
 BI_P95_TARGET_S = 1.0
 #: gold_daily's line per built table: "<ns>.<table>: <rows> rows written (<seconds>s)"
 TABLE_LINE = re.compile(r"^\S+?\.(\w+): (\d+) rows written \(([\d.]+)s\)")
+#: its line per table an incremental run keeps (inputs unchanged since it was built)
+KEPT_LINE = re.compile(r"^\S+?\.(\w+): kept as built by the run of ")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -142,6 +144,8 @@ class Build:
     seconds: float
     peak_mib: float
     tables: dict[str, float] = field(default_factory=dict)
+    #: tables the run did not rebuild: their inputs were those of their last build
+    kept: list[str] = field(default_factory=list)
     window: str = ""
 
 
@@ -196,10 +200,16 @@ def gold_daily(*args: str, timeout: float) -> Build:
         raise SystemExit(f"gold_daily {' '.join(args)} ran over {timeout:.0f}s and was stopped")
     if code != 0:
         raise SystemExit(f"gold_daily {' '.join(args)} failed (exit {code}):\n" + "\n".join(lines[-40:]))
-    build = Build(seconds, watch.peak_mib)
+    return read_output(Build(seconds, watch.peak_mib), lines)
+
+
+def read_output(build: Build, lines: list[str]) -> Build:
+    """Fill ``build`` from gold_daily's output: each built table's time, the tables kept, the window."""
     for line in lines:
         if m := TABLE_LINE.match(line):
             build.tables[m.group(1)] = float(m.group(3))
+        elif m := KEPT_LINE.match(line):
+            build.kept.append(m.group(1))
         elif line.startswith("gold_daily run "):
             build.window = line.split(", days ", 1)[-1]
     return build
@@ -241,7 +251,8 @@ def print_summary(report: dict, full: Build, incr: Build, bi: dict[str, dict[str
           f"(target <= {INCREMENTAL_TARGET}: {verdict(ratio, INCREMENTAL_TARGET)})")
     print(f"  per table (s)     {'full':>8} {'incr':>8}")
     for table, secs in full.tables.items():
-        print(f"    {table:<24}{secs:8.1f} {incr.tables.get(table, float('nan')):8.1f}")
+        again = f"{incr.tables[table]:8.1f}" if table in incr.tables else f"{'kept' if table in incr.kept else '-':>8}"
+        print(f"    {table:<24}{secs:8.1f} {again}")
     print(f"BI queries through Trino on {GOLD}, {repeats} runs after a warm-up (target p95 <= {BI_P95_TARGET_S} s):")
     for name, q in bi.items():
         print(f"  {name:<34} first {q['first_s']:6.3f}  p50 {q['p50_s']:6.3f}  p95 {q['p95_s']:6.3f}  "
@@ -338,7 +349,7 @@ def main() -> int:
         "full": {"seconds": round(full.seconds, 1), "peak_pss_mib": round(full.peak_mib), "window": full.window,
                  "tables_s": full.tables},
         "incremental": {"added_rows": added, "seconds": round(incr.seconds, 1), "peak_pss_mib": round(incr.peak_mib),
-                        "window": incr.window, "tables_s": incr.tables},
+                        "window": incr.window, "tables_s": incr.tables, "kept": incr.kept},
         "ratio_incremental_to_full": round(incr.seconds / full.seconds, 3), "bi": bi})
     print(json.dumps(report, indent=2))
     print_summary(report, full, incr, bi, args.repeats)

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bench.gold_build import first_landing_day, percentile, sales_days
+from bench.gold_build import Build, first_landing_day, percentile, read_output, sales_days
 from bench.gold_silver import helper_expressions, sales_expressions
 from headwater.contracts import load_contract
 from headwater.contracts.iceberg import silver_schema
@@ -63,3 +63,15 @@ def test_sales_days_ends_today_within_the_master_data():
     assert sales_days(0, date(2026, 1, 1), today) == date(2026, 10, 24)  # capped at 30 days
     with pytest.raises(SystemExit, match="covers 8 days"):
         sales_days(9, first, today)
+
+
+def test_read_output_takes_built_and_kept_tables_and_the_window():
+    lines = ["gold_daily run r1: s -> g, days 2026-11-23..2026-11-23",
+             "  check ok   fact_sales.grain_unique: observed 0.0, expected [None, 0.0]",
+             "g.fact_sales: 678049 rows written (36.2s)",
+             "g.dim_store: kept as built by the run of 2026-11-16..2026-11-23, its inputs are unchanged (0.0s)",
+             "g.dim_date: building (no earlier build recorded)"]
+    build = read_output(Build(1.0, 2.0), lines)
+    assert build.tables == {"fact_sales": 36.2}
+    assert build.kept == ["dim_store"]
+    assert build.window == "2026-11-23..2026-11-23"
