@@ -75,7 +75,8 @@ def sent_records(settings: Settings, coordinates: dict[tuple[int, int], str]) ->
 
 
 def oracle(records: list[dict], landing) -> duckdb.DuckDBPyConnection:
-    """DuckDB with ``fact_sales`` and ``product_sales_daily`` computed from the records and the products files."""
+    """DuckDB with ``fact_sales``, ``product_sales_daily``, ``channel_performance`` (store rows),
+    ``customer_segments`` and ``customer_profiles`` (sales columns) computed from the records and the products files."""
     con = duckdb.connect()
     con.execute("create table lines (sale_line_id varchar, sale_id varchar, sale_date date, sold_at_us bigint, "
                 "store_id varchar, product_id varchar, customer_id varchar, quantity integer, "
@@ -219,8 +220,7 @@ def micros(value: str | datetime) -> int:
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def normalised(rows) -> list[tuple]:
@@ -298,7 +298,7 @@ def test_gold_sales_equal_an_oracle_from_the_ledger(stack: Settings, trino: Trin
     assert normalised((*row[:5], micros(row[5]), micros(row[6]), *row[7:9]) for row in gold_profiles) == \
         normalised(oracle_profiles)
     for row in gold_profiles:  # revenue per purchase rounded half up to cents; till lines only: all in store
-        assert Decimal(str(row[9])) == (Decimal(str(row[4])) / row[1]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        assert Decimal(str(row[9])) == (Decimal(str(row[4])) / row[1]).quantize(CENT, ROUND_HALF_UP)
         if row[4] > 0:  # a share of nothing is NULL
             assert (row[10], row[11], row[12]) == (1.0, 0.0, 0.0), row
 
