@@ -16,8 +16,8 @@ COUNT ?= 1000
 RATE ?= 0
 #: DATA: `make clean DATA=1` also deletes the stack's data
 DATA ?=
-#: PYTEST_ARGS: extra pytest arguments for `make test`
-PYTEST_ARGS ?=
+#: PYTEST_ARGS: extra pytest arguments for `make test` (default: list the 25 slowest steps, where the time goes)
+PYTEST_ARGS ?= --durations=25
 # the Gold benchmark's options (measured with a 4g driver on 10M lines)
 BENCH_GOLD_ARGS ?= --driver-memory 4g
 

@@ -1,12 +1,20 @@
 """Spark: PySpark in local mode (or against a cluster master) with the Iceberg runtime on the
 shared JDBC catalog. There is no daemon: jobs run through the Spark environment's spark-submit.
+
+Each job starts its own driver JVM, which on two cores spends most of a small job loading classes.
+``install()`` therefore records a class data sharing archive once (a short warm-up job run with
+``-XX:ArchiveClassesAtExit``), and every job's driver maps it. The JVM checks the archive against its
+own version and class path and ignores one that does not match, so a stale archive costs time, not
+correctness. ``spark.class_data_sharing: false`` turns this off.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +36,37 @@ class Spark(Service):
         self.venv = install.ensure_venv(self.settings, "spark")
         self.jars = install.ensure_maven_group(self.settings, "spark")
         self.java_home = install.find_jdk(self.settings, "spark")
+        if self.settings.spark.class_data_sharing:
+            self.ensure_class_archive()
+
+    def class_archive(self) -> Path:
+        """Where the driver's class archive for this environment, JDK and jar set lives (in the cache)."""
+        jars = sorted((j.name, j.stat().st_size) for j in self.jars.glob("*.jar"))
+        key = versions.fingerprint([str(self.venv), str(self.java_home), jars])
+        return self.settings.cache_dir / "spark-classes" / f"driver-{key}.jsa"
+
+    def ensure_class_archive(self) -> Path:
+        """Record the class archive once (about a minute), by running the warm-up job with ``ArchiveClassesAtExit``."""
+        archive = self.class_archive()
+        if archive.exists():
+            return archive
+        with install.cache_lock(self.settings, "spark-classes"):
+            if archive.exists():
+                return archive
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            partial = archive.with_suffix(".partial")
+            partial.unlink(missing_ok=True)
+            install.say("Spark: recording a class archive so that jobs start faster (once, about a minute)")
+            start = time.monotonic()
+            with tempfile.TemporaryDirectory(prefix="headwater-spark-warmup-") as folder:
+                self.submit(Path(__file__).with_name("spark_warmup.py"), [folder], capture=True,
+                            java_options=f"-XX:ArchiveClassesAtExit={partial}")
+            if not partial.exists():
+                raise StackError(f"the Spark warm-up job ran but wrote no class archive at {partial}; set "
+                                 "spark.class_data_sharing: false to run without one")
+            partial.rename(archive)
+            install.say(f"Spark class archive {archive.name} recorded in {time.monotonic() - start:.0f}s")
+        return archive
 
     def running(self) -> bool:
         return self.health().ok
@@ -50,17 +89,32 @@ class Spark(Service):
             "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
             cat: "org.apache.iceberg.spark.SparkCatalog",
             "spark.sql.defaultCatalog": s.catalog.name,
-            "spark.jars": ",".join(str(j) for j in sorted(self.jars.glob("*.jar"))),
         }
+        jars = sorted(self.jars.glob("*.jar"))
+        # on the driver's class path, not only spark.jars' class loader: the class archive covers
+        # classes of the application class path only (a local master's executors share that JVM)
+        conf["spark.driver.extraClassPath"] = os.pathsep.join(map(str, jars))
+        if not s.spark.master.startswith("local"):
+            conf["spark.jars"] = ",".join(map(str, jars))  # shipped to a cluster's executors
         for key, value in s.iceberg_catalog_properties().items():
             conf[f"{cat}.{key}"] = value
         conf.update(s.spark.conf)
         return conf
 
-    def submit(self, script: Path, args: list[str] | None = None, capture: bool = False) -> subprocess.CompletedProcess:
-        """Run a PySpark job with spark-submit from the Spark environment."""
+    def submit(self, script: Path, args: list[str] | None = None, capture: bool = False,
+               java_options: str | None = None) -> subprocess.CompletedProcess:
+        """Run a PySpark job with spark-submit from the Spark environment.
+
+        ``java_options``: driver JVM options instead of mapping the class archive (the warm-up job's).
+        """
         argv = [str(self.venv / "bin" / "spark-submit")]
-        for key, value in self.conf().items():
+        conf = self.conf()
+        if java_options is None and self.settings.spark.class_data_sharing and self.class_archive().exists():
+            java_options = f"-XX:SharedArchiveFile={self.class_archive()}"
+        if java_options:
+            conf["spark.driver.extraJavaOptions"] = " ".join(
+                filter(None, [conf.get("spark.driver.extraJavaOptions"), java_options]))
+        for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
         argv += [str(script), *(args or [])]
         env = install.java_env(self.java_home)

@@ -39,3 +39,31 @@ def test_pom_lists_what_to_copy(tmp_path):
     assert "<classifier>executable</classifier>" in pom and "<artifactItems>" in pom
     pom = install._pom("kafka", ["org.apache.kafka:kafka_2.13:4.1.2"], True, tmp_path)
     assert "<artifactId>kafka_2.13</artifactId>" in pom and "artifactItems" not in pom
+
+
+def _spark(tmp_path, env: dict[str, str]):
+    from headwater.stack.spark import Spark
+
+    spark = Spark(load_settings({"HEADWATER_CACHE_DIR": str(tmp_path / "cache"), **env}))
+    spark.venv, spark.java_home, spark.jars = tmp_path / "venv", tmp_path / "jdk", tmp_path / "jars"
+    spark.jars.mkdir(exist_ok=True)
+    for name in ("iceberg-spark-runtime.jar", "postgresql.jar"):
+        (spark.jars / name).write_bytes(b"jar")
+    return spark
+
+
+def test_spark_jars_go_on_the_driver_class_path_and_to_a_cluster(tmp_path):
+    local = _spark(tmp_path, {}).conf()
+    assert local["spark.driver.extraClassPath"].split(":") == [
+        str(tmp_path / "jars" / "iceberg-spark-runtime.jar"), str(tmp_path / "jars" / "postgresql.jar")]
+    assert "spark.jars" not in local  # one JVM: the class path serves the local executors too
+    cluster = _spark(tmp_path, {"HEADWATER_SPARK__MASTER": "spark://master:7077"}).conf()
+    assert cluster["spark.jars"].split(",") == local["spark.driver.extraClassPath"].split(":")
+
+
+def test_the_class_archive_is_named_after_what_it_holds(tmp_path):
+    spark = _spark(tmp_path, {})
+    first = spark.class_archive()
+    assert first.parent == tmp_path / "cache" / "spark-classes" and first == spark.class_archive()
+    (spark.jars / "another.jar").write_bytes(b"jar")
+    assert spark.class_archive() != first  # another jar set: another archive, the old one is not mapped
