@@ -201,8 +201,13 @@ def _features_equipment(run: Run) -> DataFrame:
     return out if run.full else out.where(F.expr(run.hours("hour_start")))
 
 
+def _customer_sales(run: Run, before: int = 0, after: int = 0) -> DataFrame:
+    lo, hi = run.start - timedelta(days=before), run.end + timedelta(days=after)
+    return run.gold("customer_sales_daily").where(F.col("sale_date").between(F.lit(lo), F.lit(hi)))
+
+
 def _features_churn(run: Run) -> DataFrame:
-    sales = _sales_window(run, before=CHURN_HISTORY_DAYS, after=CHURN_HORIZON_DAYS)
+    sales = _customer_sales(run, before=CHURN_HISTORY_DAYS, after=CHURN_HORIZON_DAYS)
     days = [run.start + timedelta(days=i) for i in range((run.end - run.start).days + 1)]
     return features.features_churn(sales, days)
 
@@ -264,22 +269,26 @@ TABLES: tuple[GoldTable, ...] = (
                   _sales_window(r), r.gold("fact_web_sessions").where(
                       F.col("session_date").between(F.lit(r.start), F.lit(r.end)))),
               lambda r: r.days("sale_date"), _day("sale_date"), upstream=("fact_sales", "fact_web_sessions")),
+    # the customer tables below read this per-day partial, not every sale line of their history
+    GoldTable("customer_sales_daily", "aggregate", lambda r: aggregates.customer_sales_daily(_sales_window(r)),
+              lambda r: r.days("sale_date"), _day("sale_date"), upstream=("fact_sales",)),
     # as_of tables replace the window's last day only, rebuilt from all history: nothing to catch up
     GoldTable("campaign_effectiveness", "aggregate",
               lambda r: aggregates.campaign_effectiveness(
                   r.gold("fact_sales").where(F.col("sale_date") <= F.lit(r.end)), r.gold("dim_campaign"), r.end),
               lambda r: r.as_of(), _day("as_of_date"), uses=("fact_sales", "dim_campaign")),
     GoldTable("customer_segments", "aggregate",
-              lambda r: aggregates.customer_segments(_sales_window(r, before=aggregates.RFM_LOOKBACK_DAYS), r.end),
-              lambda r: r.as_of(), _day("as_of_date"), uses=("fact_sales",)),
+              lambda r: aggregates.customer_segments(
+                  _customer_sales(r, before=aggregates.RFM_LOOKBACK_DAYS), r.end),
+              lambda r: r.as_of(), _day("as_of_date"), uses=("customer_sales_daily",)),
     GoldTable("customer_profiles", "aggregate",
               lambda r: aggregates.customer_profiles(
-                  r.gold("fact_sales").where(F.col("sale_date") <= F.lit(r.end)),
+                  r.gold("customer_sales_daily").where(F.col("sale_date") <= F.lit(r.end)),
                   r.gold("fact_feedback").where(F.col("review_date") <= F.lit(r.end)),
                   r.gold("fact_web_sessions").where(F.col("session_date") <= F.lit(r.end)),
                   r.gold("dim_customer"), r.end),
               lambda r: r.as_of(), _day("as_of_date"),
-              uses=("fact_sales", "fact_feedback", "fact_web_sessions", "dim_customer")),
+              uses=("customer_sales_daily", "fact_feedback", "fact_web_sessions", "dim_customer")),
     GoldTable("features_demand", "feature",
               lambda r: features.features_demand(
                   _sales_window(r, before=DEMAND_HISTORY_DAYS), r.gold("dim_product"), r.gold("dim_store"),
@@ -289,7 +298,7 @@ TABLES: tuple[GoldTable, ...] = (
     GoldTable("features_equipment", "feature", _features_equipment, lambda r: r.hours("hour_start"),
               _hour_days("hour_start"), upstream=("fact_equipment_hourly",), uses=("dim_equipment",)),
     GoldTable("features_churn", "feature", _features_churn, lambda r: r.days("obs_date"), _day("obs_date"),
-              upstream=("fact_sales",)),
+              upstream=("customer_sales_daily",)),
     GoldTable("features_interactions", "feature", _features_interactions, lambda r: r.as_of(),
               _day("as_of_date"), uses=("fact_sales", "clickstream")),
 )
@@ -329,33 +338,50 @@ def load_checks(table: str, checks_dir: Path = CHECKS_DIR) -> list[dict]:
 
 
 def run_checks(run: Run, table: str, candidate_view: str) -> list[CheckResult]:
-    """Run a table's SQL assertions on the candidate rows (a temp view) and the already written tables."""
+    """Run a table's SQL assertions on the candidate rows (a temp view) and the already written tables.
+
+    The assertions run as the scalar subqueries of one statement: Spark plans them together, runs them
+    side by side and merges those that aggregate the same rows into one scan, where a statement per
+    check would cost a job each. A check whose query returns no row observes NULL, which fails it.
+    """
     end_next = run.end + timedelta(days=1)
     params = {"candidate": candidate_view, "gold": run.target, "silver": run.source,
               "start": f"date'{run.start}'", "end": f"date'{run.end}'",
               "end_next": f"timestamp'{end_next} 00:00:00'"}
+    checks = load_checks(table)
+    statement = "select " + ", ".join(f"({c['sql'].format(**params)}) as c{i}" for i, c in enumerate(checks))
+    values = run.spark.sql(statement).collect()[0]
     results = []
-    for check in load_checks(table):
-        value = run.spark.sql(check["sql"].format(**params)).collect()[0][0]
+    for check, value in zip(checks, values, strict=True):
         bounds = [None if check.get(k) is None else float(check[k]) for k in ("min", "max")]
         results.append(CheckResult(table, check["name"], None if value is None else float(value), *bounds))
     return results
 
 
-def record_results(run: Run, results: list[CheckResult]) -> None:
-    """Append the check rows and the table's score (share of checks passed) for this run."""
+def record_results(run: Run, results: Sequence[CheckResult]) -> None:
+    """Append the check rows and each table's score (share of its checks passed) for this run.
+
+    Called once per run with every table's results (two commits, not two per table).
+    """
+    if not results:
+        return
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [(r.table, r.check, run.run_id, r.observed, r.min, r.max, r.passed, run.start, run.end, now)
             for r in results]
     schema = ("table_name string, check_name string, run_id string, observed double, min_expected double, "
               "max_expected double, passed boolean, window_start date, window_end date, checked_at timestamp")
     _append(run, "quality_results", run.spark.createDataFrame(rows, schema))
-    passed = sum(r.passed for r in results)
-    score = [(results[0].table, run.run_id, len(results), passed, round(passed / len(results), 4),
-              run.start, run.end, now)]
+    by_table: dict[str, list[CheckResult]] = {}
+    for r in results:
+        by_table.setdefault(r.table, []).append(r)
+    scores = []
+    for table, checks in by_table.items():
+        passed = sum(r.passed for r in checks)
+        scores.append((table, run.run_id, len(checks), passed, round(passed / len(checks), 4), run.start, run.end,
+                       now))
     _append(run, "quality_scores", run.spark.createDataFrame(
-        score, "table_name string, run_id string, checks int, passed int, score double, window_start date, "
-               "window_end date, checked_at timestamp"))
+        scores, "table_name string, run_id string, checks int, passed int, score double, window_start date, "
+                "window_end date, checked_at timestamp"))
 
 
 def _append(run: Run, name: str, df: DataFrame) -> None:
@@ -382,23 +408,28 @@ def publish(run: Run, spec: GoldTable, df: DataFrame) -> None:
     df.writeTo(table).overwrite(F.lit(True) if predicate is None else F.expr(predicate))
 
 
-def build_table(run: Run, spec: GoldTable) -> int:
-    """Build one table, audit it, publish it; return its candidate row count."""
-    candidate = spec.build(run).persist()  # checked and written: computed once
+def build_table(run: Run, spec: GoldTable, results: list[CheckResult]) -> int:
+    """Build one table, audit it, publish it; return its row count. Its check results are added to ``results``."""
+    began = time.monotonic()
+    candidate = spec.build(run).persist()  # counted, checked and written: computed once
     try:
         view = f"_candidate_{spec.name}"
         candidate.createOrReplaceTempView(view)
-        results = run_checks(run, spec.name, view)
-        record_results(run, results)
-        failed = [r for r in results if not r.passed]
-        for r in results:
+        rows = candidate.count()
+        built = time.monotonic()
+        checks = run_checks(run, spec.name, view)
+        results.extend(checks)
+        checked = time.monotonic()
+        failed = [r for r in checks if not r.passed]
+        for r in checks:
             print(f"  check {'ok  ' if r.passed else 'FAIL'} {r.describe()}", flush=True)
         if failed:
             raise QualityGateError(f"quality gate failed for {run.target}.{spec.name} at check "
                                    f"{failed[0].check!r} (run {run.run_id}): "
                                    + "; ".join(r.describe() for r in failed))
-        rows = candidate.count()
         publish(run, spec, candidate)
+        print(f"  built in {built - began:.1f}s, checked in {checked - built:.1f}s, "
+              f"written in {time.monotonic() - checked:.1f}s", flush=True)
         return rows
     finally:
         candidate.unpersist()
@@ -778,6 +809,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"gold_daily run {run_id}: {run.source} -> {run.target}, days {run.start}..{run.end}"
           f"{' (full rebuild)' if run.full else ''}{' (no catch-up)' if args.no_catch_up else ''}", flush=True)
     kept: set[str] = set()
+    results: list[CheckResult] = []
+    status = 0
     incremental_run = not (run.full or args.no_catch_up)
     try:
         for spec in chosen:
@@ -793,18 +826,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"inputs are unchanged ({time.monotonic() - began:.1f}s)", flush=True)
                     continue
                 print(f"{run.target}.{spec.name}: building ({why})", flush=True)
-            rows = build_table(run, spec)
+            rows = build_table(run, spec, results)
             print(f"{run.target}.{spec.name}: {rows} rows written ({time.monotonic() - began:.1f}s)", flush=True)
-        if not args.no_catch_up:
-            # only now: a failed table keeps its changes pending for the next run
-            record_state(run, chosen, state, ends, kept)
     except QualityGateError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         print(f"error: {exc}", flush=True)
-        spark.stop()
-        return 2
+        status = 2
+    except BaseException:
+        # another failure: its traceback is what matters; the checks run so far are written if Spark still can
+        try:
+            record_results(run, results)
+        except Exception as exc:  # noqa: BLE001
+            print(f"warning: the quality results of this run were not written: {exc}", file=sys.stderr, flush=True)
+        raise
+    # the failing check's results too: written before the job exits
+    record_results(run, results)
+    if status == 0 and not args.no_catch_up:
+        # only now: a failed table keeps its changes pending for the next run
+        record_state(run, chosen, state, ends, kept)
     spark.stop()
-    return 0
+    return status
 
 
 if __name__ == "__main__":

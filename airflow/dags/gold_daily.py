@@ -37,11 +37,12 @@ LINEAGE: dict[str, tuple[str, ...]] = {
     "product_sales_daily": ("fact_sales",),
     "channel_performance": ("fact_sales", "fact_web_sessions"),
     "campaign_effectiveness": ("fact_sales",),
-    "customer_segments": ("fact_sales",),
-    "customer_profiles": ("fact_sales", "fact_feedback", "fact_web_sessions"),
+    "customer_sales_daily": ("fact_sales",),
+    "customer_segments": ("customer_sales_daily",),
+    "customer_profiles": ("customer_sales_daily", "fact_feedback", "fact_web_sessions"),
     "features_demand": ("fact_sales",),
     "features_equipment": ("fact_equipment_hourly",),
-    "features_churn": ("fact_sales",),
+    "features_churn": ("customer_sales_daily",),
     "features_interactions": ("fact_sales",),
 }
 

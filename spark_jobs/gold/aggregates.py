@@ -111,6 +111,28 @@ def campaign_effectiveness(fact_sales: DataFrame, dim_campaign: DataFrame, as_of
         F.lit(as_of).alias("as_of_date"))
 
 
+def customer_sales_daily(fact_sales: DataFrame) -> DataFrame:
+    """gold.customer_sales_daily: a loyalty customer's sales per day, store, channel and category.
+
+    Grain: one row per sale_date, customer_id, store_id, channel and category (NULL: a product the
+    master data did not know). The as-of customer tables (``customer_segments``,
+    ``customer_profiles``, ``features_churn``) read this instead of every sale line of their history,
+    so a daily run adds one day of it instead of re-reading every line. Every column adds up over
+    any grouping of rows, ``purchases`` too: a receipt (or order) is counted once, on the row of
+    its smallest category (a receipt has one day, store and channel, but may span categories).
+    """
+    sales = fact_sales.where(F.col("customer_id").isNotNull())
+    # the category each receipt is counted under: its smallest, NULL only when it has no known one
+    counted = sales.groupBy("sale_id").agg(F.min("category").alias("_counted_category"))
+    lines = sales.join(counted, "sale_id").withColumn(
+        "_counts", F.col("category").eqNullSafe(F.col("_counted_category")))
+    return lines.groupBy("sale_date", "customer_id", "store_id", "channel", "category").agg(
+        F.count_distinct(F.when(F.col("_counts"), F.col("sale_id"))).alias("purchases"),
+        F.count(F.lit(1)).alias("lines"), F.sum("quantity").cast("bigint").alias("units"),
+        money(F.sum("revenue")).alias("revenue"), F.min("sold_at").alias("first_sold_at"),
+        F.max("sold_at").alias("last_sold_at"))
+
+
 def _score(order: Column) -> Column:
     """1..5 by quintile of ``order`` (ascending = better) over all customers; ties share a score."""
     pr = F.percent_rank().over(Window.orderBy(order))
@@ -126,8 +148,8 @@ RFM_SEGMENTS = (  # (segment, condition on r and f scores), first match wins
 )
 
 
-def customer_segments(fact_sales: DataFrame, as_of: date, lookback_days: int = RFM_LOOKBACK_DAYS) -> DataFrame:
-    """gold.customer_segments: RFM scores and segments as of a day.
+def customer_segments(customer_sales: DataFrame, as_of: date, lookback_days: int = RFM_LOOKBACK_DAYS) -> DataFrame:
+    """gold.customer_segments: RFM scores and segments as of a day, from ``customer_sales_daily`` rows.
 
     Grain: one row per customer with a purchase in the ``lookback_days`` up to ``as_of``.
     ``recency_days`` since the last purchase day, ``frequency`` purchases (distinct receipts and
@@ -136,9 +158,9 @@ def customer_segments(fact_sales: DataFrame, as_of: date, lookback_days: int = R
     :data:`RFM_SEGMENTS` on the R and F scores, else ``needs_attention``.
     """
     window = (F.col("sale_date") <= F.lit(as_of)) & (F.col("sale_date") > F.date_sub(F.lit(as_of), lookback_days))
-    rfm = (fact_sales.where(window & F.col("customer_id").isNotNull())
+    rfm = (customer_sales.where(window)
            .groupBy("customer_id")
-           .agg(F.max("sale_date").alias("last_purchase_date"), F.count_distinct("sale_id").alias("frequency"),
+           .agg(F.max("sale_date").alias("last_purchase_date"), F.sum("purchases").cast("bigint").alias("frequency"),
                 money(F.sum("revenue")).alias("monetary"))
            .withColumn("recency_days", F.date_diff(F.lit(as_of), "last_purchase_date")))
     scored = (rfm.withColumn("r", _score(F.col("recency_days").desc()))
@@ -154,29 +176,30 @@ def customer_segments(fact_sales: DataFrame, as_of: date, lookback_days: int = R
         segment.alias("segment"))
 
 
-def _favourite(fact: DataFrame, column: str, measure: Column, alias: str) -> DataFrame:
-    """Per customer, the ``column`` value with the largest measure (ties: the smallest value)."""
-    ranked = (fact.where(F.col(column).isNotNull()).groupBy("customer_id", column).agg(measure.alias("_m"))
+def _favourite(customer_sales: DataFrame, column: str, measure: str, alias: str) -> DataFrame:
+    """Per customer, the ``column`` value with the largest sum of ``measure`` (ties: the smallest value)."""
+    ranked = (customer_sales.where(F.col(column).isNotNull()).groupBy("customer_id", column)
+              .agg(F.sum(measure).alias("_m"))
               .withColumn("_n", F.row_number().over(
                   Window.partitionBy("customer_id").orderBy(F.col("_m").desc(), F.col(column).asc()))))
     return ranked.where("_n = 1").select("customer_id", F.col(column).alias(alias))
 
 
-def customer_profiles(fact_sales: DataFrame, fact_feedback: DataFrame, fact_web_sessions: DataFrame,
+def customer_profiles(customer_sales: DataFrame, fact_feedback: DataFrame, fact_web_sessions: DataFrame,
                       dim_customer: DataFrame, as_of: date) -> DataFrame:
     """gold.customer_profiles: what each loyalty customer bought, where, how, and what they said, up to ``as_of``.
 
     Grain: one row per customer_id of the current ``dim_customer`` (customers without activity
-    have zero totals). Favourite category by revenue, favourite store by purchases (ties: the
-    smallest id); channel mix as revenue shares; ``last_seen_at`` the latest purchase, review or
-    visit.
+    have zero totals). Sales come from ``customer_sales_daily`` rows. Favourite category by
+    revenue, favourite store by purchases (ties: the smallest id); channel mix as revenue shares;
+    ``last_seen_at`` the latest purchase, review or visit.
     """
     until = F.lit(as_of)
-    sales = fact_sales.where(F.col("customer_id").isNotNull() & (F.col("sale_date") <= until))
+    sales = customer_sales.where(F.col("sale_date") <= until)
     totals = sales.groupBy("customer_id").agg(
-        F.count_distinct("sale_id").alias("purchases"), F.count(F.lit(1)).alias("lines"),
-        F.sum("quantity").cast("bigint").alias("units"), F.sum("revenue").alias("_revenue"),
-        F.min("sold_at").alias("first_purchase_at"), F.max("sold_at").alias("last_purchase_at"),
+        F.sum("purchases").cast("bigint").alias("purchases"), F.sum("lines").cast("bigint").alias("lines"),
+        F.sum("units").cast("bigint").alias("units"), F.sum("revenue").alias("_revenue"),
+        F.min("first_sold_at").alias("first_purchase_at"), F.max("last_sold_at").alias("last_purchase_at"),
         *[F.sum(F.when(F.col("channel") == ch, F.col("revenue"))).alias(f"_{ch}") for ch in (STORE_CHANNEL, "web",
                                                                                             "app")])
     reviews = (fact_feedback.where(F.col("customer_id").isNotNull() & (F.col("review_date") <= until))
@@ -189,9 +212,8 @@ def customer_profiles(fact_sales: DataFrame, fact_feedback: DataFrame, fact_web_
     customers = dim_customer.where("is_current").select("customer_id", "segment", "city", "signed_up_on")
     out = (customers.join(totals, "customer_id", "left").join(reviews, "customer_id", "left")
            .join(visits, "customer_id", "left")
-           .join(_favourite(sales, "category", F.sum("revenue"), "favourite_category"), "customer_id", "left")
-           .join(_favourite(sales, "store_id", F.count_distinct("sale_id"), "favourite_store_id"), "customer_id",
-                 "left"))
+           .join(_favourite(sales, "category", "revenue", "favourite_category"), "customer_id", "left")
+           .join(_favourite(sales, "store_id", "purchases", "favourite_store_id"), "customer_id", "left"))
     revenue = F.coalesce(F.col("_revenue"), F.lit(0))
     zero = F.lit(0).cast("bigint")
     return out.select(

@@ -144,7 +144,7 @@ def features_equipment(fact_equipment_hourly: DataFrame, dim_equipment: DataFram
     return out
 
 
-def features_churn(fact_sales: DataFrame, observation_dates: Sequence[date], data_end: date | None = None,
+def features_churn(customer_sales: DataFrame, observation_dates: Sequence[date], data_end: date | None = None,
                    horizon_days: int = CHURN_HORIZON_DAYS) -> DataFrame:
     """gold.features_churn: recency, frequency and monetary levels and trends; label: no purchase in 30 days.
 
@@ -155,10 +155,10 @@ def features_churn(fact_sales: DataFrame, observation_dates: Sequence[date], dat
     days D+1 .. D+``horizon_days``; NULL when that horizon passes ``data_end`` (default: the last
     sale day in the input).
     """
-    spark = fact_sales.sparkSession
+    spark = customer_sales.sparkSession
     obs = spark.createDataFrame([(d,) for d in observation_dates], "obs_date date")
-    daily = (fact_sales.where(F.col("customer_id").isNotNull()).groupBy("customer_id", "sale_date")
-             .agg(F.count_distinct("sale_id").alias("purchases"), F.sum("revenue").alias("revenue")))
+    daily = (customer_sales.groupBy("customer_id", "sale_date")
+             .agg(F.sum("purchases").alias("purchases"), F.sum("revenue").alias("revenue")))
     ends = (spark.createDataFrame([(data_end,)], "_end date") if data_end
             else daily.agg(F.max("sale_date").alias("_end")))
     first = daily.groupBy("customer_id").agg(F.min("sale_date").alias("first_purchase_date"))

@@ -174,8 +174,10 @@ def facts_and_aggregates(spark, p):
         "fact_equipment_hourly": rows(facts.fact_equipment_hourly(
             contract_frame(spark, "equipment_metrics", p["equipment_metrics"])), "device_id", "hour_start"),
         "channel_performance": rows(aggregates.channel_performance(sales, sessions), "sale_date", "channel"),
-        "customer_profiles": rows(aggregates.customer_profiles(sales, feedback, sessions, d["customers"], as_of),
-                                  "customer_id"),
+        "customer_sales_daily": rows(aggregates.customer_sales_daily(sales), "sale_date", "customer_id", "store_id",
+                                     "channel", "category"),
+        "customer_profiles": rows(aggregates.customer_profiles(aggregates.customer_sales_daily(sales), feedback,
+                                                               sessions, d["customers"], as_of), "customer_id"),
     }
 
 
@@ -203,7 +205,8 @@ def campaign_effectiveness(spark, p):
 @case
 def customer_segments(spark, p):
     sales = frame(spark, fact_sales_schema(spark), p["fact_sales"])
-    return rows(aggregates.customer_segments(sales, date.fromisoformat(p["as_of"])), "customer_id")
+    return rows(aggregates.customer_segments(aggregates.customer_sales_daily(sales), date.fromisoformat(p["as_of"])),
+                "customer_id")
 
 
 # ------------------------------------------------------------------------------------------ features
@@ -230,7 +233,8 @@ def features_equipment(spark, p):
 @case
 def features_churn(spark, p):
     sales = frame(spark, fact_sales_schema(spark), p["fact_sales"])
-    return rows(features.features_churn(sales, [date.fromisoformat(d) for d in p["observation_dates"]]),
+    return rows(features.features_churn(aggregates.customer_sales_daily(sales),
+                                        [date.fromisoformat(d) for d in p["observation_dates"]]),
                 "obs_date", "customer_id")
 
 

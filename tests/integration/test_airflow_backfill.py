@@ -35,7 +35,8 @@ EVENT_TIME = {"pos_sales": "sold_at", "online_orders": "placed_at", **FROZEN_STR
 IDS = ("event_id", "sale_id", "order_id", "order_item_id", "session_id")
 #: what the test builds with the job itself, day by day, to compare (the seven dimensions and four tables
 #: of the lineage through fact_sales, an as-of table and the late-data fact among them): the rest is only run
-COMPARED = ("dimension", "fact_sales", "fact_inventory_daily", "product_sales_daily", "customer_segments")
+COMPARED = ("dimension", "fact_sales", "fact_inventory_daily", "product_sales_daily", "customer_sales_daily",
+            "customer_segments")
 #: tables the job keeps for itself (per run): not Gold tables to compare
 BOOKKEEPING = {"quality_results", "quality_scores", "gold_source_snapshots"}
 

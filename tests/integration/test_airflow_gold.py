@@ -45,10 +45,10 @@ def test_dags_test_builds_gold_and_the_run_is_in_the_rest_api(stack, trino: Trin
     tasks = airflow.api(f"/dags/gold_daily/dagRuns/{urllib.parse.quote(run['dag_run_id'])}/taskInstances",
                         token=token)
     states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
-    assert len(states) == 15 and set(states.values()) == {"success"}, states
+    assert len(states) == 16 and set(states.values()) == {"success"}, states
 
     # each table was built and passed its gate under Airflow's run id (test_airflow_backfill compares the
     # DAG's tables with the job's own)
     scores = dict(trino.query(f"select table_name, min(score) from iceberg.{DAG_GOLD}.quality_scores "
                               f"where run_id = '{run['dag_run_id']}' group by 1"))
-    assert len(scores) == 21 and set(scores.values()) == {1.0}, scores
+    assert len(scores) == 22 and set(scores.values()) == {1.0}, scores

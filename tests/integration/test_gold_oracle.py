@@ -4,10 +4,10 @@ A seeded producer run sends till lines with resends, disorder, late and malforme
 oracle never looks at Silver, Flink or Spark: it takes the ledger entries the producer expects
 in Silver, reads those exact records back from Kafka by their coordinates, and computes
 ``fact_sales`` (with each line's list price and category from the newest products file of its
-day), ``product_sales_daily``, the store rows of ``channel_performance``, ``customer_segments``,
-the sales columns of ``customer_profiles`` and ``campaign_effectiveness`` (with two in-store
-campaigns added to the test's copy of the campaigns file, so some campaign has sales) in DuckDB
-and Python decimals. The pipeline's result: that run's Silver rows copied into a
+day), ``product_sales_daily``, the store rows of ``channel_performance``, ``customer_sales_daily``,
+``customer_segments``, the sales columns of ``customer_profiles`` and ``campaign_effectiveness``
+(with two in-store campaigns added to the test's copy of the campaigns file, so some campaign has
+sales) in DuckDB and Python decimals. The pipeline's result: that run's Silver rows copied into a
 test namespace, built into Gold by the job. Both must agree exactly, row for row.
 """
 
@@ -35,7 +35,8 @@ pytestmark = pytest.mark.integration
 SRC = "gold_oracle_src"
 GOLD = "gold_oracle"
 BUILT = ("dimension", "fact_sales", "fact_feedback", "fact_web_sessions", "product_sales_daily",
-         "channel_performance", "customer_segments", "customer_profiles", "campaign_effectiveness")
+         "channel_performance", "customer_sales_daily", "customer_segments", "customer_profiles",
+         "campaign_effectiveness")
 CENT, BASELINE_DAYS = Decimal("0.01"), 28
 FACT_COLUMNS = ("sale_line_id", "sale_date", "store_id", "product_id", "quantity", "unit_price", "discount",
                 "revenue", "list_price", "cost", "margin")
@@ -76,7 +77,8 @@ def sent_records(settings: Settings, coordinates: dict[tuple[int, int], str]) ->
 
 def oracle(records: list[dict], landing) -> duckdb.DuckDBPyConnection:
     """DuckDB with ``fact_sales``, ``product_sales_daily``, ``channel_performance`` (store rows),
-    ``customer_segments`` and ``customer_profiles`` (sales columns) computed from the records and the products files."""
+    ``customer_segments`` and ``customer_profiles`` (sales columns) computed from the records and the products
+    files (``customer_sales_daily`` is checked by queries on ``fact_sales``)."""
     con = duckdb.connect()
     con.execute("create table lines (sale_line_id varchar, sale_id varchar, sale_date date, sold_at_us bigint, "
                 "store_id varchar, product_id varchar, customer_id varchar, quantity integer, "
@@ -286,6 +288,20 @@ def test_gold_sales_equal_an_oracle_from_the_ledger(stack: Settings, trino: Trin
     oracle_rfm = expected.execute(f"select {rfm}, r, f, m, segment from customer_segments").fetchall()
     assert len(oracle_rfm) > 10
     assert normalised(gold_rfm) == normalised(oracle_rfm)
+
+    # the per-day customer partial: every column per day, customer, store and category (till lines: channel
+    # store); purchases add up to the distinct receipts per day, customer and store
+    partial = "sale_date, customer_id, store_id, channel, category, lines, units, revenue, first_sold_at, last_sold_at"
+    gold_partial = trino.query(f"select {partial} from iceberg.{GOLD}.customer_sales_daily")
+    assert normalised((*row[:8], micros(row[8]), micros(row[9])) for row in gold_partial) == \
+        normalised(expected.execute(
+            "select sale_date, customer_id, store_id, 'store', category, count(*), sum(quantity), "
+            "cast(sum(revenue) as decimal(12, 2)), min(sold_at_us), max(sold_at_us) from fact_sales "
+            "where customer_id is not null group by all").fetchall())
+    receipts = "select sale_date, customer_id, store_id, {} from {} group by 1, 2, 3"
+    assert normalised(trino.query(receipts.format("sum(purchases)", f"iceberg.{GOLD}.customer_sales_daily"))) == \
+        normalised(expected.execute(receipts.format("count(distinct sale_id)", "fact_sales where customer_id "
+                                                    "is not null")).fetchall())
 
     # customer profiles as of the last day, for the customers who bought: the sales columns
     profile = ("customer_id, purchases, lines, units, revenue, first_purchase_at, last_purchase_at, "

@@ -314,6 +314,19 @@ def test_channel_performance_per_day_and_channel(out):
     ]
 
 
+def test_customer_sales_daily_adds_up_and_counts_a_receipt_once(out):
+    cols = ("sale_date", "customer_id", "store_id", "channel", "category", "purchases", "lines", "units", "revenue")
+    got = pick(out["facts"]["customer_sales_daily"], *cols)
+    # C1's web order O1 holds bread (3 x 2.00) and pastry (1 x 5.00): one purchase, counted on the row of its
+    # smallest category; e2 carries no loyalty card and is left out
+    assert got == [
+        ("2026-11-02", "C1", "S1", "store", "bread", 1, 1, 2, "4.00"),
+        ("2026-11-02", "C1", "S1", "web", "bread", 1, 1, 3, "6.00"),
+        ("2026-11-02", "C1", "S1", "web", "pastry", 0, 1, 1, "5.00"),
+        ("2026-11-03", "C1", "S1", "app", "bread", 1, 1, 1, "2.10"),
+    ]
+
+
 def test_customer_profiles(out):
     c1, c2 = out["facts"]["customer_profiles"]
     assert (c1["customer_id"], c1["segment"], c1["purchases"], c1["lines"], c1["units"], c1["revenue"],
