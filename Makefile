@@ -74,7 +74,7 @@ produce: $(STAMP) ## send COUNT events of STREAM to Kafka at RATE events/s
 spark: $(STAMP) ## run the Spark smoke job (silver.pos_sales -> gold.sales_daily)
 	@$(HW) spark sales_daily
 
-bench: bench-producer bench-streaming bench-gold ## every benchmark (needs the stack: make up)
+bench: bench-producer bench-streaming bench-gold bench-spark-start ## every benchmark (needs the stack: make up)
 
 bench-producer: $(STAMP) ## producer throughput against the raw client
 	@$(VENV)/bin/python bench/producer_throughput.py
@@ -84,6 +84,9 @@ bench-streaming: $(STAMP) ## Kafka -> Silver throughput, freshness and Flink mem
 
 bench-gold: $(STAMP) ## Gold full vs +1% incremental build on 10M Silver rows, BI query p50/p95
 	@$(VENV)/bin/python bench/gold_build.py $(BENCH_GOLD_ARGS)
+
+bench-spark-start: $(STAMP) ## a small Spark job's wall time with the class data sharing archive vs without
+	@$(VENV)/bin/python bench/spark_start.py
 
 lint: $(STAMP) ## ruff
 	@$(VENV)/bin/ruff check .

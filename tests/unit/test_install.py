@@ -44,7 +44,9 @@ def test_pom_lists_what_to_copy(tmp_path):
 def _spark(tmp_path, env: dict[str, str]):
     from headwater.stack.spark import Spark
 
-    spark = Spark(load_settings({"HEADWATER_CACHE_DIR": str(tmp_path / "cache"), **env}))
+    # a password of its own: the catalog properties need one, and a clean checkout has none yet
+    spark = Spark(load_settings({"HEADWATER_CACHE_DIR": str(tmp_path / "cache"),
+                                 "HEADWATER_POSTGRES__PASSWORD": "unit-test", **env}))
     spark.venv, spark.java_home, spark.jars = tmp_path / "venv", tmp_path / "jdk", tmp_path / "jars"
     spark.jars.mkdir(exist_ok=True)
     for name in ("iceberg-spark-runtime.jar", "postgresql.jar"):
