@@ -59,8 +59,10 @@ class Spark(Service):
             install.say("Spark: recording a class archive so that jobs start faster (once, about a minute)")
             start = time.monotonic()
             with tempfile.TemporaryDirectory(prefix="headwater-spark-warmup-") as folder:
+                # in this process's JVM whatever the master (its temp folder is local): the archive
+                # holds the driver's classes, and a local master's driver loads the executors' too
                 self.submit(Path(__file__).with_name("spark_warmup.py"), [folder], capture=True,
-                            java_options=f"-XX:ArchiveClassesAtExit={partial}")
+                            java_options=f"-XX:ArchiveClassesAtExit={partial}", master="local[2]")
             if not partial.exists():
                 raise StackError(f"the Spark warm-up job ran but wrote no class archive at {partial}; set "
                                  "spark.class_data_sharing: false to run without one")
@@ -102,13 +104,18 @@ class Spark(Service):
         return conf
 
     def submit(self, script: Path, args: list[str] | None = None, capture: bool = False,
-               java_options: str | None = None) -> subprocess.CompletedProcess:
+               java_options: str | None = None, master: str | None = None) -> subprocess.CompletedProcess:
         """Run a PySpark job with spark-submit from the Spark environment.
 
-        ``java_options``: driver JVM options instead of mapping the class archive (the warm-up job's).
+        ``java_options``: driver JVM options instead of mapping the class archive (the warm-up job's);
+        ``master``: another master than the setting's (the warm-up job runs locally).
         """
         argv = [str(self.venv / "bin" / "spark-submit")]
         conf = self.conf()
+        if master is not None:
+            conf["spark.master"] = master
+            if master.startswith("local"):
+                conf.pop("spark.jars", None)
         if java_options is None and self.settings.spark.class_data_sharing and self.class_archive().exists():
             java_options = f"-XX:SharedArchiveFile={self.class_archive()}"
         if java_options:

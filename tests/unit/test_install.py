@@ -1,3 +1,6 @@
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from headwater.settings import load_settings
@@ -46,6 +49,7 @@ def _spark(tmp_path, env: dict[str, str]):
 
     # a password of its own: the catalog properties need one, and a clean checkout has none yet
     spark = Spark(load_settings({"HEADWATER_CACHE_DIR": str(tmp_path / "cache"),
+                                 "HEADWATER_RUN_DIR": str(tmp_path / "run"),
                                  "HEADWATER_POSTGRES__PASSWORD": "unit-test", **env}))
     spark.venv, spark.java_home, spark.jars = tmp_path / "venv", tmp_path / "jdk", tmp_path / "jars"
     spark.jars.mkdir(exist_ok=True)
@@ -69,3 +73,18 @@ def test_the_class_archive_is_named_after_what_it_holds(tmp_path):
     assert first.parent == tmp_path / "cache" / "spark-classes" and first == spark.class_archive()
     (spark.jars / "another.jar").write_bytes(b"jar")
     assert spark.class_archive() != first  # another jar set: another archive, the old one is not mapped
+
+
+def test_the_class_archive_is_recorded_by_a_local_warm_up_even_for_a_cluster(tmp_path, monkeypatch):
+    spark = _spark(tmp_path, {"HEADWATER_SPARK__MASTER": "spark://master:7077"})
+    seen = {}
+
+    def fake_run(argv, **kwargs):
+        seen.update(a.split("=", 1) for a in argv if "=" in a and a.startswith("spark."))
+        archive = next(a.split("ArchiveClassesAtExit=", 1)[1] for a in argv if "ArchiveClassesAtExit=" in a)
+        Path(archive).write_bytes(b"archive")
+        return subprocess.CompletedProcess(argv, 0, stdout="")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    assert spark.ensure_class_archive() == spark.class_archive() and spark.class_archive().exists()
+    assert seen["spark.master"] == "local[2]" and "spark.jars" not in seen
