@@ -185,9 +185,10 @@ def _fact_sales(run: Run) -> DataFrame:
                             run.gold("dim_store"), run.gold("dim_customer"))
 
 
-def _sales_window(run: Run, before: int = 0, after: int = 0) -> DataFrame:
+def _sales_window(run: Run, before: int = 0, after: int = 0, table: str = "fact_sales") -> DataFrame:
+    """Rows of a Gold table dated by ``sale_date`` in the window, widened by ``before``/``after`` days."""
     lo, hi = run.start - timedelta(days=before), run.end + timedelta(days=after)
-    return run.gold("fact_sales").where(F.col("sale_date").between(F.lit(lo), F.lit(hi)))
+    return run.gold(table).where(F.col("sale_date").between(F.lit(lo), F.lit(hi)))
 
 
 def _features_equipment(run: Run) -> DataFrame:
@@ -201,13 +202,8 @@ def _features_equipment(run: Run) -> DataFrame:
     return out if run.full else out.where(F.expr(run.hours("hour_start")))
 
 
-def _customer_sales(run: Run, before: int = 0, after: int = 0) -> DataFrame:
-    lo, hi = run.start - timedelta(days=before), run.end + timedelta(days=after)
-    return run.gold("customer_sales_daily").where(F.col("sale_date").between(F.lit(lo), F.lit(hi)))
-
-
 def _features_churn(run: Run) -> DataFrame:
-    sales = _customer_sales(run, before=CHURN_HISTORY_DAYS, after=CHURN_HORIZON_DAYS)
+    sales = _sales_window(run, before=CHURN_HISTORY_DAYS, after=CHURN_HORIZON_DAYS, table="customer_sales_daily")
     days = [run.start + timedelta(days=i) for i in range((run.end - run.start).days + 1)]
     return features.features_churn(sales, days)
 
@@ -279,7 +275,7 @@ TABLES: tuple[GoldTable, ...] = (
               lambda r: r.as_of(), _day("as_of_date"), uses=("fact_sales", "dim_campaign")),
     GoldTable("customer_segments", "aggregate",
               lambda r: aggregates.customer_segments(
-                  _customer_sales(r, before=aggregates.RFM_LOOKBACK_DAYS), r.end),
+                  _sales_window(r, before=aggregates.RFM_LOOKBACK_DAYS, table="customer_sales_daily"), r.end),
               lambda r: r.as_of(), _day("as_of_date"), uses=("customer_sales_daily",)),
     GoldTable("customer_profiles", "aggregate",
               lambda r: aggregates.customer_profiles(

@@ -76,12 +76,16 @@ class Spark(Service):
     def start(self) -> None:
         """Nothing to start: jobs launch their own local Spark."""
 
-    def conf(self) -> dict[str, str]:
-        """Spark properties: the Iceberg catalog (named as everywhere else), time zone, local binding."""
+    def conf(self, master: str | None = None) -> dict[str, str]:
+        """Spark properties: the Iceberg catalog (named as everywhere else), time zone, local binding.
+
+        ``master``: another master than the setting's (the warm-up job runs locally).
+        """
         s = self.settings
+        master = master or s.spark.master
         cat = f"spark.sql.catalog.{s.catalog.name}"
         conf = {
-            "spark.master": s.spark.master,
+            "spark.master": master,
             "spark.driver.memory": s.spark.driver_memory,
             "spark.driver.bindAddress": s.bind_host,
             "spark.driver.host": s.bind_host,
@@ -96,7 +100,7 @@ class Spark(Service):
         # on the driver's class path, not only spark.jars' class loader: the class archive covers
         # classes of the application class path only (a local master's executors share that JVM)
         conf["spark.driver.extraClassPath"] = os.pathsep.join(map(str, jars))
-        if not s.spark.master.startswith("local"):
+        if not master.startswith("local"):
             conf["spark.jars"] = ",".join(map(str, jars))  # shipped to a cluster's executors
         for key, value in s.iceberg_catalog_properties().items():
             conf[f"{cat}.{key}"] = value
@@ -111,13 +115,11 @@ class Spark(Service):
         ``master``: another master than the setting's (the warm-up job runs locally).
         """
         argv = [str(self.venv / "bin" / "spark-submit")]
-        conf = self.conf()
-        if master is not None:
-            conf["spark.master"] = master
-            if master.startswith("local"):
-                conf.pop("spark.jars", None)
-        if java_options is None and self.settings.spark.class_data_sharing and self.class_archive().exists():
-            java_options = f"-XX:SharedArchiveFile={self.class_archive()}"
+        conf = self.conf(master)
+        if java_options is None and self.settings.spark.class_data_sharing:
+            archive = self.class_archive()
+            if archive.exists():
+                java_options = f"-XX:SharedArchiveFile={archive}"
         if java_options:
             conf["spark.driver.extraJavaOptions"] = " ".join(
                 filter(None, [conf.get("spark.driver.extraJavaOptions"), java_options]))
