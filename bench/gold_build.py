@@ -147,6 +147,8 @@ class Build:
     #: tables the run did not rebuild: their inputs were those of their last build
     kept: list[str] = field(default_factory=list)
     window: str = ""
+    #: seconds from the session to the first table: the catch-up state, snapshots and changed days
+    planned: float | None = None
 
 
 class _Watch(threading.Thread):
@@ -211,7 +213,9 @@ def read_output(build: Build, lines: list[str]) -> Build:
         elif m := KEPT_LINE.match(line):
             build.kept.append(m.group(1))
         elif line.startswith("gold_daily run "):
-            build.window = line.split(", days ", 1)[-1]
+            window, _, planned = line.split(", days ", 1)[-1].partition("; planned in ")
+            build.window = window
+            build.planned = float(planned.rstrip("s")) if planned else None
     return build
 
 
@@ -250,6 +254,7 @@ def print_summary(report: dict, full: Build, incr: Build, bi: dict[str, dict[str
           f"+{report['incremental']['added_rows']:,} rows; ratio to full {ratio:.3f} "
           f"(target <= {INCREMENTAL_TARGET}: {verdict(ratio, INCREMENTAL_TARGET)})")
     print(f"  per table (s)     {'full':>8} {'incr':>8}")
+    print(f"    {'(planning)':<24}{full.planned or 0:8.1f} {incr.planned or 0:8.1f}")
     for table, secs in full.tables.items():
         again = f"{incr.tables[table]:8.1f}" if table in incr.tables else f"{'kept' if table in incr.kept else '-':>8}"
         print(f"    {table:<24}{secs:8.1f} {again}")
@@ -347,9 +352,10 @@ def main() -> int:
 
     report.update({
         "full": {"seconds": round(full.seconds, 1), "peak_pss_mib": round(full.peak_mib), "window": full.window,
-                 "tables_s": full.tables},
+                 "planned_s": full.planned, "tables_s": full.tables},
         "incremental": {"added_rows": added, "seconds": round(incr.seconds, 1), "peak_pss_mib": round(incr.peak_mib),
-                        "window": incr.window, "tables_s": incr.tables, "kept": incr.kept},
+                        "window": incr.window, "planned_s": incr.planned, "tables_s": incr.tables,
+                        "kept": incr.kept},
         "ratio_incremental_to_full": round(incr.seconds / full.seconds, 3), "bi": bi})
     print(json.dumps(report, indent=2))
     print_summary(report, full, incr, bi, args.repeats)

@@ -44,7 +44,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.functions import partitioning
 
@@ -164,19 +164,6 @@ def _scd2(dataset: str, key: str, tracked: Sequence[str], sk: str) -> Callable[[
     return build
 
 
-def product_sales_daily(fact_sales: DataFrame) -> DataFrame:
-    """gold.product_sales_daily: revenue, units and margin per store, product and day, all channels.
-
-    Grain: one row per sale_date, store_id and product_id. (``gold.sales_daily``, per store and day
-    from in-store sales only, stays the smoke job of ``spark_jobs/sales_daily.py``.)
-    """
-    return (fact_sales.groupBy("sale_date", "store_id", "product_id")
-            .agg(facts.money(F.sum("revenue")).alias("revenue"), F.sum("quantity").cast("bigint").alias("units"),
-                 F.count(F.lit(1)).alias("lines"), F.count_distinct("sale_id").alias("orders"),
-                 facts.money(F.sum("discount")).alias("discount"), facts.money(F.sum("margin")).alias("margin"),
-                 F.min("category").alias("category")))
-
-
 def _fact_sales(run: Run) -> DataFrame:
     orders = run.silver_days("online_orders", "placed_at")
     # items of an order share its placed day only through the order: join on the order ids of the window
@@ -258,7 +245,7 @@ TABLES: tuple[GoldTable, ...] = (
     GoldTable("fact_web_sessions", "fact",
               lambda r: facts.fact_web_sessions(r.silver_days("clickstream", "occurred_at")),
               lambda r: r.days("session_date"), _day("session_date"), reads=("clickstream",)),
-    GoldTable("product_sales_daily", "aggregate", lambda r: product_sales_daily(_sales_window(r)),
+    GoldTable("product_sales_daily", "aggregate", lambda r: aggregates.product_sales_daily(_sales_window(r)),
               lambda r: r.days("sale_date"), _day("sale_date"), upstream=("fact_sales",)),
     GoldTable("channel_performance", "aggregate",
               lambda r: aggregates.channel_performance(
@@ -287,9 +274,9 @@ TABLES: tuple[GoldTable, ...] = (
               uses=("customer_sales_daily", "fact_feedback", "fact_web_sessions", "dim_customer")),
     GoldTable("features_demand", "feature",
               lambda r: features.features_demand(
-                  _sales_window(r, before=DEMAND_HISTORY_DAYS), r.gold("dim_product"), r.gold("dim_store"),
-                  r.gold("dim_weather"), r.gold("dim_campaign"), r.start, r.end),
-              lambda r: r.days("sale_date"), _day("sale_date"), upstream=("fact_sales",),
+                  _sales_window(r, before=DEMAND_HISTORY_DAYS, table="product_sales_daily"), r.gold("dim_product"),
+                  r.gold("dim_store"), r.gold("dim_weather"), r.gold("dim_campaign"), r.start, r.end),
+              lambda r: r.days("sale_date"), _day("sale_date"), upstream=("product_sales_daily",),
               uses=("dim_product", "dim_store", "dim_weather", "dim_campaign")),
     GoldTable("features_equipment", "feature", _features_equipment, lambda r: r.hours("hour_start"),
               _hour_days("hour_start"), upstream=("fact_equipment_hourly",), uses=("dim_equipment",)),
@@ -544,44 +531,53 @@ def fingerprint(run: Run, name: str) -> Snap:
 
 def load_state(run: Run) -> State:
     """The latest recorded snapshot per Gold table and input, the last window end and the latest window per
-    Gold table."""
+    Gold table (one read of the state table: it grows by a few rows per table and run)."""
     table = f"{run.target}.{STATE_TABLE}"
     if not run.spark.catalog.tableExists(table):
         return State({}, {})
-    rows = run.spark.table(table)
-    latest = Window.partitionBy("gold_table", "source_table").orderBy(F.col("recorded_at").desc())
-    snaps = {(r.gold_table, r.source_table): Snap(r.snapshot_id, r.committed_us) for r in (
-        rows.withColumn("_n", F.row_number().over(latest)).where("_n = 1")
-        .select("gold_table", "source_table", "snapshot_id", F.unix_micros("committed_at").alias("committed_us"))
-        .collect())}
-    through = {r[0]: r[1] for r in rows.groupBy("gold_table").agg(F.max("window_end")).collect()}
-    newest = Window.partitionBy("gold_table").orderBy(F.col("recorded_at").desc())
-    last = {r.gold_table: reuse.Window(r.window_start, r.window_end) for r in (
-        rows.withColumn("_n", F.row_number().over(newest)).where("_n = 1")
-        .select("gold_table", "window_start", "window_end").collect())}
+    rows = run.spark.table(table).select(
+        "gold_table", "source_table", "snapshot_id", F.unix_micros("committed_at").alias("committed_us"),
+        "window_start", "window_end", F.unix_micros("recorded_at").alias("recorded_us")).collect()
+    snaps: dict[tuple[str, str], Snap] = {}
+    through: dict[str, date] = {}
+    last: dict[str, reuse.Window] = {}
+    recorded: dict[tuple[str, str] | str, int] = {}
+    for r in rows:
+        key = (r.gold_table, r.source_table)
+        if key not in recorded or r.recorded_us > recorded[key]:
+            recorded[key] = r.recorded_us
+            snaps[key] = Snap(r.snapshot_id, r.committed_us)
+        if r.gold_table not in recorded or r.recorded_us > recorded[r.gold_table]:
+            recorded[r.gold_table] = r.recorded_us
+            last[r.gold_table] = reuse.Window(r.window_start, r.window_end)
+        if r.window_end is not None and (r.gold_table not in through or r.window_end > through[r.gold_table]):
+            through[r.gold_table] = r.window_end
     return State(snaps, through, last)
 
 
+def _iceberg_table(run: Run, table: str):  # noqa: ANN202 (a py4j proxy of org.apache.iceberg.Table)
+    """The Iceberg table of a source-namespace table through Iceberg's Java API: its metadata without a Spark job."""
+    jvm = run.spark.sparkContext._jvm
+    return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(run.spark._jsparkSession, run.qualified(table))
+
+
 def current_snapshot(run: Run, table: str) -> Snap:
-    """The table's current snapshot: the newest in its current line of history."""
-    found = run.spark.sql(
-        f"select h.snapshot_id, unix_micros(s.committed_at) from {run.qualified(table, 'history')} h "
-        f"join {run.qualified(table, 'snapshots')} s on h.snapshot_id = s.snapshot_id "
-        "where h.is_current_ancestor order by h.made_current_at desc limit 1").collect()
-    return Snap(found[0][0], found[0][1]) if found else Snap(None, None)
+    """The table's current snapshot (the newest in its current line of history)."""
+    snap = _iceberg_table(run, table).currentSnapshot()
+    return Snap(None, None) if snap is None else Snap(snap.snapshotId(), snap.timestampMillis() * 1000)
 
 
 def operations_between(run: Run, table: str, start: int | None, end: int | None) -> list[str] | None:
     """Operations of the snapshots after ``start`` up to ``end``; None when ``start`` is not an ancestor of
     ``end`` (expired by maintenance, or the table was replaced since)."""
-    rows = run.spark.table(run.qualified(table, "snapshots")).select("snapshot_id", "parent_id", "operation").collect()
-    parent = {r.snapshot_id: (r.parent_id, r.operation) for r in rows}
+    iceberg = _iceberg_table(run, table)
     ops, at = [], end
     while at != start:
-        if at not in parent:
+        snap = None if at is None else iceberg.snapshot(at)
+        if snap is None:
             return None
-        at, op = parent[at]
-        ops.append(op)
+        ops.append(snap.operation())
+        at = snap.parentId()
     return ops
 
 
@@ -795,6 +791,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = Run(spark, args.start, args.end, args.source_namespace, args.target_namespace,
               load_settings().landing_dir, run_id, args.full)
     spark.sql(f"create namespace if not exists {run.target}")
+    planning = time.monotonic()
     # catch-up state: read unless told not to; a full rebuild needs no catch-up but records where it read
     state = State({}, {}) if args.no_catch_up else load_state(run)
     ends = {} if args.no_catch_up else plan_sources(run, chosen, state)
@@ -803,7 +800,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif not args.no_catch_up:
         catch_up(run, chosen, state, ends)
     print(f"gold_daily run {run_id}: {run.source} -> {run.target}, days {run.start}..{run.end}"
-          f"{' (full rebuild)' if run.full else ''}{' (no catch-up)' if args.no_catch_up else ''}", flush=True)
+          f"{' (full rebuild)' if run.full else ''}{' (no catch-up)' if args.no_catch_up else ''}; planned in "
+          f"{time.monotonic() - planning:.1f}s", flush=True)
     kept: set[str] = set()
     results: list[CheckResult] = []
     status = 0

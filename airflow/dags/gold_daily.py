@@ -40,7 +40,7 @@ LINEAGE: dict[str, tuple[str, ...]] = {
     "customer_sales_daily": ("fact_sales",),
     "customer_segments": ("customer_sales_daily",),
     "customer_profiles": ("customer_sales_daily", "fact_feedback", "fact_web_sessions"),
-    "features_demand": ("fact_sales",),
+    "features_demand": ("product_sales_daily",),
     "features_equipment": ("fact_equipment_hourly",),
     "features_churn": ("customer_sales_daily",),
     "features_interactions": ("fact_sales",),

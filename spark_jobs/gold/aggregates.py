@@ -1,4 +1,5 @@
-"""Gold aggregates over the facts: channel performance, campaign effectiveness, RFM segments, customer profiles.
+"""Gold aggregates over the facts: product sales per day, channel performance, campaign effectiveness, RFM
+segments, customer profiles.
 
 Everything that depends on "now" takes an explicit ``as_of`` day, so a rerun or a backfill for a
 past day gives the same table as the scheduled run did.
@@ -22,6 +23,20 @@ RFM_LOOKBACK_DAYS = 365
 def ratio(numerator: Column, denominator: Column, digits: int = 4) -> Column:
     """numerator / denominator as a double rounded to ``digits``; NULL when the denominator is 0 or NULL."""
     return F.round(F.try_divide(numerator.cast("double"), denominator.cast("double")), digits)
+
+
+def product_sales_daily(fact_sales: DataFrame) -> DataFrame:
+    """gold.product_sales_daily: revenue, units and margin per store, product and day, all channels.
+
+    Grain: one row per sale_date, store_id and product_id. (``gold.sales_daily``, per store and day
+    from in-store sales only, stays the smoke job of ``spark_jobs/sales_daily.py``.) ``features_demand``
+    reads its units rather than the sale lines.
+    """
+    return (fact_sales.groupBy("sale_date", "store_id", "product_id")
+            .agg(money(F.sum("revenue")).alias("revenue"), F.sum("quantity").cast("bigint").alias("units"),
+                 F.count(F.lit(1)).alias("lines"), F.count_distinct("sale_id").alias("orders"),
+                 money(F.sum("discount")).alias("discount"), money(F.sum("margin")).alias("margin"),
+                 F.min("category").alias("category")))
 
 
 def channel_performance(fact_sales: DataFrame, fact_web_sessions: DataFrame) -> DataFrame:

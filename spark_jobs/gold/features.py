@@ -26,8 +26,8 @@ def _iso_dow(c: Column) -> Column:
     return F.when(d == 1, 7).otherwise(d - 1)
 
 
-def features_demand(fact_sales: DataFrame, dim_product: DataFrame, dim_store: DataFrame, dim_weather: DataFrame,
-                    dim_campaign: DataFrame, start: date, end: date) -> DataFrame:
+def features_demand(product_sales_daily: DataFrame, dim_product: DataFrame, dim_store: DataFrame,
+                    dim_weather: DataFrame, dim_campaign: DataFrame, start: date, end: date) -> DataFrame:
     """gold.features_demand: demand history, weather, promotions and calendar per store, product and day.
 
     Grain: one row per store_id, product_id (pairs that sold anywhere in the input) and day D in
@@ -36,15 +36,16 @@ def features_demand(fact_sales: DataFrame, dim_product: DataFrame, dim_store: Da
     28 days ending on D, D's weather in the store's city of that day, the product's list price on D,
     promotions running on D, the calendar of D and of D+1. Campaigns are published two weeks ahead
     (landing files), so ``promo_next_day`` is known on D. Label ``label_units_next_day``: units on
-    D+1, NULL for D = ``end``; ``end`` is the last complete day. Give it sales from ``start`` - 28
-    days to ``end`` (the grid fills the days in between with zeros).
+    D+1, NULL for D = ``end``; ``end`` is the last complete day. It reads ``gold.product_sales_daily``
+    rows (units per store, product and day, all channels) from ``start`` - 28 days to ``end``, not
+    the sale lines behind them (the grid fills the days in between with zeros).
     """
     history_start = start - timedelta(days=max(*DEMAND_LAGS, *DEMAND_WINDOWS))
     in_range = F.col("sale_date").between(F.lit(history_start), F.lit(end))
-    daily = (fact_sales.where(in_range).groupBy("store_id", "product_id", "sale_date")
-             .agg(F.sum("quantity").cast("bigint").alias("units")))
+    daily = product_sales_daily.where(in_range).select("store_id", "product_id", "sale_date",
+                                                        F.col("units").cast("bigint").alias("units"))
     pairs = daily.select("store_id", "product_id").distinct()
-    days = fact_sales.sparkSession.range(1).select(
+    days = product_sales_daily.sparkSession.range(1).select(
         F.explode(F.sequence(F.lit(history_start), F.lit(end))).alias("sale_date"))
     # a dense grid: lags and windows count days, not rows with sales
     grid = (pairs.crossJoin(days).join(daily, ["store_id", "product_id", "sale_date"], "left")

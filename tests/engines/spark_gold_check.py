@@ -216,8 +216,10 @@ def features_demand(spark, p):
     weather = dimensions.dim_weather(snapshots(spark, "weather", p["weather"]))
     campaigns = dimensions.dim_campaign(snapshots(spark, "campaigns", p["campaigns"]))
     schema = fact_sales_schema(spark)
-    return [rows(features.features_demand(frame(spark, schema, run), d["products"], d["stores"], weather, campaigns,
-                                          date.fromisoformat(p["start"]), date.fromisoformat(p["end"])),
+    start, end = date.fromisoformat(p["start"]), date.fromisoformat(p["end"])
+    # it reads product_sales_daily, made here from the run's sale lines the way Gold makes it
+    return [rows(features.features_demand(aggregates.product_sales_daily(frame(spark, schema, run)), d["products"],
+                                          d["stores"], weather, campaigns, start, end),
                  "store_id", "product_id", "sale_date") for run in p["runs"]]
 
 

@@ -66,7 +66,7 @@ def test_sales_days_ends_today_within_the_master_data():
 
 
 def test_read_output_takes_built_and_kept_tables_and_the_window():
-    lines = ["gold_daily run r1: s -> g, days 2026-11-23..2026-11-23",
+    lines = ["gold_daily run r1: s -> g, days 2026-11-23..2026-11-23; planned in 2.5s",
              "  check ok   fact_sales.grain_unique: observed 0.0, expected [None, 0.0]",
              "g.fact_sales: 678049 rows written (36.2s)",
              "g.dim_store: kept as built by the run of 2026-11-16..2026-11-23, its inputs are unchanged (0.0s)",
@@ -75,3 +75,4 @@ def test_read_output_takes_built_and_kept_tables_and_the_window():
     assert build.tables == {"fact_sales": 36.2}
     assert build.kept == ["dim_store"]
     assert build.window == "2026-11-23..2026-11-23"
+    assert build.planned == 2.5
