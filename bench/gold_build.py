@@ -1,7 +1,7 @@
 """Gold benchmark on the running local stack: full build, +1 % incremental refresh, BI query latency.
 
     .venv/bin/python bench/gold_build.py [--rows 10000000] [--days 0] [--increment 0.01] [--repeats 20]
-        [--keep] [--skip-generate] [--driver-memory 4g]
+        [--keep] [--skip-generate] [--driver-memory 4g] [--jit full]
 
 1. Silver. ``bench_gold_src.pos_sales`` (the Silver table's schema, from the contract) is filled by a
    Spark job with ``--rows`` seeded sale lines spread over ``--days`` UTC days up to now, using the
@@ -13,7 +13,9 @@
    the command (Spark start included), each table's own time, peak memory.
 3. Incremental refresh: ``--increment`` (1 %) more sale lines are appended on the latest day, then
    the default (catch-up) run for that day is timed the same way. Its ratio to the full build of
-   the same run is the figure, against the target (<= 0.10).
+   the same run is the figure, against the target (<= 0.10). Every job runs with ``--jit`` (full:
+   the optimising compiler). Then as many lines again and one more refresh with the other JIT
+   (``spark.jit``), for comparison.
 4. BI latency: each query of ``sql/gold/bi/`` runs through Trino on ``bench_gold`` (in place of
    ``gold``) once to warm up and then ``--repeats`` times: p50 and p95 against the target (1 s).
 
@@ -178,12 +180,15 @@ def _end_group(pid: int) -> None:
         pass
 
 
-def gold_daily(*args: str, timeout: float) -> Build:
-    """Run ``headwater spark gold_daily -- ARGS`` as Airflow does, timed; fail with the output's tail."""
+def gold_daily(*args: str, timeout: float, env: dict[str, str] | None = None) -> Build:
+    """Run ``headwater spark gold_daily -- ARGS`` as Airflow does, timed; fail with the output's tail.
+
+    ``env``: settings changed for this run only (``HEADWATER_*`` variables).
+    """
     argv = [sys.executable, "-m", "headwater", "spark", "gold_daily", "--", *args]
     # a session of its own: its process group is the job's whole tree (driver JVM, Python workers)
     child = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             start_new_session=True)
+                             start_new_session=True, env={**os.environ, **(env or {})})
     watch = _Watch(child.pid, timeout)
     began = time.monotonic()
     watch.start()
@@ -244,20 +249,29 @@ def verdict(value: float, target: float) -> str:
     return "met" if value <= target else "NOT met"
 
 
-def print_summary(report: dict, full: Build, incr: Build, bi: dict[str, dict[str, float]], repeats: int) -> None:
-    """The figures, each beside its baseline or target of the same run."""
+def print_summary(report: dict, full: Build, incr: Build, again: Build, bi: dict[str, dict[str, float]],
+                  repeats: int) -> None:
+    """The figures, each beside its baseline or target of the same run (``again``: the other JIT's refresh)."""
     ratio = report["ratio_incremental_to_full"]
     print(f"\nGold on {report['rows']:,} Silver sale lines over {report['days']} days "
-          f"(Spark {report['spark_master']}, driver memory {report['driver_memory']}):")
+          f"(Spark {report['spark_master']}, driver memory {report['driver_memory']}, {report['jit']} JIT):")
     print(f"  full build        {full.seconds:8.1f} s   peak PSS {full.peak_mib:,.0f} MiB   (baseline)")
     print(f"  incremental       {incr.seconds:8.1f} s   peak PSS {incr.peak_mib:,.0f} MiB   "
           f"+{report['incremental']['added_rows']:,} rows; ratio to full {ratio:.3f} "
           f"(target <= {INCREMENTAL_TARGET}: {verdict(ratio, INCREMENTAL_TARGET)})")
-    print(f"  per table (s)     {'full':>8} {'incr':>8}")
-    print(f"    {'(planning)':<24}{full.planned or 0:8.1f} {incr.planned or 0:8.1f}")
+    other = report["incremental_other_jit"]
+    print(f"  incremental, {other['jit']} JIT {again.seconds:5.1f} s   peak PSS {again.peak_mib:,.0f} MiB   "
+          f"+{other['added_rows']:,} more rows; ratio to full {other['ratio_to_full']:.3f}")
+    print(f"  per table (s)     {'full':>8} {'incr':>8} {other['jit'] + ' JIT':>10}")
+    print(f"    {'(planning)':<24}{full.planned or 0:8.1f} {incr.planned or 0:8.1f} {again.planned or 0:10.1f}")
+
+    def cell(build: Build, table: str, width: int) -> str:
+        if table in build.tables:
+            return f"{build.tables[table]:{width}.1f}"
+        return f"{'kept' if table in build.kept else '-':>{width}}"
+
     for table, secs in full.tables.items():
-        again = f"{incr.tables[table]:8.1f}" if table in incr.tables else f"{'kept' if table in incr.kept else '-':>8}"
-        print(f"    {table:<24}{secs:8.1f} {again}")
+        print(f"    {table:<24}{secs:8.1f} {cell(incr, table, 8)} {cell(again, table, 10)}")
     print(f"BI queries through Trino on {GOLD}, {repeats} runs after a warm-up (target p95 <= {BI_P95_TARGET_S} s):")
     for name, q in bi.items():
         print(f"  {name:<34} first {q['first_s']:6.3f}  p50 {q['p50_s']:6.3f}  p95 {q['p95_s']:6.3f}  "
@@ -280,11 +294,14 @@ def main() -> int:
                         help=f"reuse {SRC}.pos_sales of an earlier --keep run (the other streams are copied again)")
     parser.add_argument("--driver-memory", default="", help="Spark driver memory for every job (default: the "
                         "spark.driver_memory setting)")
+    parser.add_argument("--jit", choices=("quick", "full"), default="full",
+                        help="the Spark driver's JIT for every job but the comparison refresh (spark.jit)")
     parser.add_argument("--timeout", type=float, default=3600, help="longest a single Gold build may take, s")
     args = parser.parse_args()
     if args.driver_memory:
         # the settings layer reads it, here and in every job started below
         os.environ["HEADWATER_SPARK__DRIVER_MEMORY"] = args.driver_memory
+    os.environ["HEADWATER_SPARK__JIT"] = args.jit
     settings = load_settings()
     trino = Trino(settings)
     if not trino.health().ok:
@@ -295,7 +312,7 @@ def main() -> int:
     today = now.date()
     keys_date = first_landing_day(settings.landing_dir)
     report: dict[str, object] = {"source": SRC, "target": GOLD, "spark_master": settings.spark.master,
-                                 "driver_memory": settings.spark.driver_memory}
+                                 "driver_memory": settings.spark.driver_memory, "jit": settings.spark.jit}
     try:
         # -- 1. Silver ---------------------------------------------------------------------------
         drop_tables(trino, GOLD)
@@ -342,6 +359,15 @@ def main() -> int:
         assert fact_store_lines(trino) == rows + added, "the incremental run missed new sale lines"
         print(f"incremental: {incr.seconds:.1f} s (days {incr.window})", flush=True)
 
+        # -- 3b. the same again with the other JIT: a daily run is a short job --------------------
+        other_jit = "quick" if settings.spark.jit == "full" else "full"
+        generate(settings, sales, added, offset + added, midnight, datetime.now(UTC) - timedelta(seconds=1),
+                 keys_date, args.seed + 1)
+        again = gold_daily("--start", str(today), *ns, "--run-id", f"bench-incremental-{other_jit}",
+                           timeout=args.timeout, env={"HEADWATER_SPARK__JIT": other_jit})
+        assert fact_store_lines(trino) == rows + 2 * added, "the second incremental run missed new sale lines"
+        print(f"incremental, {other_jit} JIT: {again.seconds:.1f} s (days {again.window})", flush=True)
+
         # -- 4. BI latency --------------------------------------------------------------------------
         bi = bi_latency(trino, GOLD, args.repeats)
     finally:
@@ -356,9 +382,14 @@ def main() -> int:
         "incremental": {"added_rows": added, "seconds": round(incr.seconds, 1), "peak_pss_mib": round(incr.peak_mib),
                         "window": incr.window, "planned_s": incr.planned, "tables_s": incr.tables,
                         "kept": incr.kept},
-        "ratio_incremental_to_full": round(incr.seconds / full.seconds, 3), "bi": bi})
+        "ratio_incremental_to_full": round(incr.seconds / full.seconds, 3),
+        "incremental_other_jit": {"jit": other_jit, "added_rows": added, "seconds": round(again.seconds, 1),
+                                  "peak_pss_mib": round(again.peak_mib), "planned_s": again.planned,
+                                  "tables_s": again.tables, "kept": again.kept,
+                                  "ratio_to_full": round(again.seconds / full.seconds, 3)},
+        "bi": bi})
     print(json.dumps(report, indent=2))
-    print_summary(report, full, incr, bi, args.repeats)
+    print_summary(report, full, incr, again, bi, args.repeats)
     return 0
 
 

@@ -1,13 +1,18 @@
-"""Spark job start on the running local stack: with the class data sharing archive against without it.
+"""Spark job start on the running local stack: the driver's class archive and JIT against the alternatives.
 
-    .venv/bin/python bench/spark_start.py [--repeats 3] [--tables dim_campaign,dim_weather]
+    .venv/bin/python bench/spark_start.py [--repeats 3] [--tables dim_campaign,dim_weather,dim_store,dim_product]
 
 Times the whole command an Airflow task runs, ``headwater spark gold_daily -- --tables ...
---no-catch-up``, on small tables (two master-data dimensions, a few hundred rows: the time is the
+--no-catch-up``, on small tables (four master-data dimensions, a few hundred rows: the time is the
 job's start, planning and first writes, not data), into a scratch namespace ``bench_spark_start``
-dropped at the end. Runs alternate between the archive mapped (the default) and
-``HEADWATER_SPARK__CLASS_DATA_SHARING=false``, so a drift of the machine hits both alike. Prints
-each run, the median and minimum of each mode and their ratio (with / without), and a JSON report.
+dropped at the end. Runs alternate between three modes, so a drift of the machine hits all alike:
+
+- ``default``: the driver as configured by default, the class archive mapped and the full JIT;
+- ``quick_jit``: the archive and the client compiler only (``HEADWATER_SPARK__JIT=quick``);
+- ``no_archive``: the full JIT without the archive (``HEADWATER_SPARK__CLASS_DATA_SHARING=false``).
+
+Prints each run, the median and minimum of each mode and each median's ratio to the default's, and a
+JSON report.
 """
 
 from __future__ import annotations
@@ -30,9 +35,17 @@ from headwater.stack.trino import Trino
 TARGET = "bench_spark_start"
 
 
-def run_job(tables: str, day: str, sharing: bool) -> float:
-    """Wall time of one gold_daily run through the CLI, with or without the class archive."""
-    env = {**os.environ, "HEADWATER_SPARK__CLASS_DATA_SHARING": "true" if sharing else "false"}
+#: mode -> the settings it changes (environment variables)
+MODES: dict[str, dict[str, str]] = {
+    "default": {"HEADWATER_SPARK__CLASS_DATA_SHARING": "true", "HEADWATER_SPARK__JIT": "full"},
+    "quick_jit": {"HEADWATER_SPARK__CLASS_DATA_SHARING": "true", "HEADWATER_SPARK__JIT": "quick"},
+    "no_archive": {"HEADWATER_SPARK__CLASS_DATA_SHARING": "false", "HEADWATER_SPARK__JIT": "full"},
+}
+
+
+def run_job(tables: str, day: str, mode: str) -> float:
+    """Wall time of one gold_daily run through the CLI, in one of the ``MODES``."""
+    env = {**os.environ, **MODES[mode]}
     began = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "headwater", "spark", "gold_daily", "--", "--tables", tables,
                            "--start", day, "--no-catch-up", "--target-namespace", TARGET],
@@ -46,7 +59,8 @@ def run_job(tables: str, day: str, sharing: bool) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each mode")
-    parser.add_argument("--tables", default="dim_campaign,dim_weather", help="the small Gold tables each run builds")
+    parser.add_argument("--tables", default="dim_campaign,dim_weather,dim_store,dim_product",
+                        help="the small Gold tables each run builds")
     args = parser.parse_args()
     settings = load_settings()
     trino = Trino(settings)
@@ -56,22 +70,22 @@ def main() -> int:
     spark = Spark(settings)
     spark.install()  # records the archive when it is missing, outside the timed runs
     day = datetime.now(UTC).date().isoformat()
-    times: dict[str, list[float]] = {"with_archive": [], "without_archive": []}
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
     try:
-        run_job(args.tables, day, sharing=True)  # creates the tables: every timed run overwrites them alike
+        run_job(args.tables, day, "default")  # creates the tables: every timed run overwrites them alike
         for i in range(args.repeats):
             for mode in times:
-                seconds = run_job(args.tables, day, sharing=mode == "with_archive")
+                seconds = run_job(args.tables, day, mode)
                 times[mode].append(round(seconds, 2))
-                print(f"run {i + 1} {mode.replace('_', ' ')}: {seconds:.1f} s", flush=True)
+                print(f"run {i + 1} {mode}: {seconds:.1f} s", flush=True)
     finally:
         drop_tables(trino, TARGET)
-    report = {"tables": args.tables, "archive": str(spark.class_archive()), "runs_s": times,
-              **{f"{mode}_median_s": round(statistics.median(t), 2) for mode, t in times.items()},
-              **{f"{mode}_min_s": min(t) for mode, t in times.items()}}
-    report["ratio_with_to_without"] = round(report["with_archive_median_s"] / report["without_archive_median_s"], 3)
-    print(f"gold_daily --tables {args.tables}: median {report['with_archive_median_s']} s with the class archive, "
-          f"{report['without_archive_median_s']} s without; ratio {report['ratio_with_to_without']}")
+    medians = {mode: round(statistics.median(t), 2) for mode, t in times.items()}
+    report = {"tables": args.tables, "archive": str(spark.class_archive()), "modes": MODES, "runs_s": times,
+              "median_s": medians, "min_s": {mode: min(t) for mode, t in times.items()},
+              "ratio_to_default": {mode: round(m / medians["default"], 3) for mode, m in medians.items()}}
+    print(f"gold_daily --tables {args.tables}, median of {args.repeats}: "
+          + ", ".join(f"{mode} {m} s (x{report['ratio_to_default'][mode]})" for mode, m in medians.items()))
     print(json.dumps(report, indent=2))
     return 0
 

@@ -88,3 +88,13 @@ def test_the_class_archive_is_recorded_by_a_local_warm_up_even_for_a_cluster(tmp
     monkeypatch.setattr(subprocess, "run", fake_run)
     assert spark.ensure_class_archive() == spark.class_archive() and spark.class_archive().exists()
     assert seen["spark.master"] == "local[2]" and "spark.jars" not in seen
+
+
+def test_driver_options_map_a_recorded_archive_and_follow_the_jit_setting(tmp_path):
+    full = _spark(tmp_path, {"HEADWATER_SPARK__JIT": "full"})
+    assert full.driver_java_options() == ""  # no archive recorded yet: nothing to map
+    full.class_archive().parent.mkdir(parents=True)
+    full.class_archive().write_bytes(b"archive")
+    assert full.driver_java_options() == f"-XX:SharedArchiveFile={full.class_archive()}"
+    quick = _spark(tmp_path, {"HEADWATER_SPARK__JIT": "quick", "HEADWATER_SPARK__CLASS_DATA_SHARING": "false"})
+    assert quick.driver_java_options() == "-XX:TieredStopAtLevel=1"

@@ -13,6 +13,8 @@ def test_local_defaults_bind_loopback():
     assert s.bind_host == "127.0.0.1"
     assert s.kafka.bootstrap_servers.startswith("127.0.0.1:")
     assert s.warehouse.startswith("file:///")
+    assert s.spark.jit == "full"
+    assert load_settings({"HEADWATER_SPARK__JIT": "quick"}).spark.jit == "quick"
 
 
 def test_environment_overrides_nested_values():
@@ -58,6 +60,7 @@ def test_cluster_profile_with_endpoints():
     ({"HEADWATER_KAFKA__NOPE": "1"}, "unknown setting kafka.nope"),
     ({"HEADWATER_FLINK__PARALLELISM": "many"}, "flink.parallelism='many' is not a valid int"),
     ({"HEADWATER_CONFIG": "/nonexistent/headwater.yaml"}, "does not exist"),
+    ({"HEADWATER_SPARK__JIT": "fast"}, "spark.jit='fast': choose one of full, quick"),
 ])
 def test_bad_settings_say_what_is_wrong(env, message):
     with pytest.raises(SettingsError, match=message):
