@@ -44,7 +44,7 @@ from pathlib import Path
 
 from headwater import PROJECT_ROOT
 from headwater.frozen import GOLD_STREAMS, copy_events, copy_orders, drop_tables, event_times
-from headwater.settings import Settings, load_settings
+from headwater.settings import JIT_MODES, Settings, load_settings
 from headwater.stack.trino import Trino
 
 SRC = "bench_gold_src"
@@ -294,7 +294,7 @@ def main() -> int:
                         help=f"reuse {SRC}.pos_sales of an earlier --keep run (the other streams are copied again)")
     parser.add_argument("--driver-memory", default="", help="Spark driver memory for every job (default: the "
                         "spark.driver_memory setting)")
-    parser.add_argument("--jit", choices=("quick", "full"), default="full",
+    parser.add_argument("--jit", choices=JIT_MODES, default="full",
                         help="the Spark driver's JIT for every job but the comparison refresh (spark.jit)")
     parser.add_argument("--timeout", type=float, default=3600, help="longest a single Gold build may take, s")
     args = parser.parse_args()
@@ -359,8 +359,8 @@ def main() -> int:
         assert fact_store_lines(trino) == rows + added, "the incremental run missed new sale lines"
         print(f"incremental: {incr.seconds:.1f} s (days {incr.window})", flush=True)
 
-        # -- 3b. the same again with the other JIT: a daily run is a short job --------------------
-        other_jit = "quick" if settings.spark.jit == "full" else "full"
+        # -- 3b. the same again with the other JIT: which compiler suits a day of this size ----------
+        other_jit = next(mode for mode in JIT_MODES if mode != settings.spark.jit)
         generate(settings, sales, added, offset + added, midnight, datetime.now(UTC) - timedelta(seconds=1),
                  keys_date, args.seed + 1)
         again = gold_daily("--start", str(today), *ns, "--run-id", f"bench-incremental-{other_jit}",

@@ -28,6 +28,9 @@ from headwater.stack.base import Health, Service
 from headwater.stack.errors import StackError
 from headwater.stack.proc import ManagedProcess
 
+#: the driver JVM option of ``spark.jit: quick``: the client compiler only
+QUICK_JIT_OPTION = "-XX:TieredStopAtLevel=1"
+
 
 class Spark(Service):
     name = "spark"
@@ -119,7 +122,7 @@ class Spark(Service):
             if archive.exists():
                 options.append(f"-XX:SharedArchiveFile={archive}")
         if self.settings.spark.jit == "quick":
-            options.append("-XX:TieredStopAtLevel=1")
+            options.append(QUICK_JIT_OPTION)
         return " ".join(options)
 
     def submit(self, script: Path, args: list[str] | None = None, capture: bool = False,

@@ -10,6 +10,7 @@ import pytest
 from headwater import PROJECT_ROOT
 from headwater.settings import load_settings
 from headwater.stack import install
+from headwater.stack.spark import QUICK_JIT_OPTION
 
 
 def run_in_engine(env: str, component: str, script: str, args: list[str], payload: object) -> object:
@@ -20,7 +21,7 @@ def run_in_engine(env: str, component: str, script: str, args: list[str], payloa
     proc_env["PYTHONPATH"] = str(PROJECT_ROOT)
     proc_env["SPARK_LOCAL_IP"] = settings.bind_host
     # runs of a few seconds: the client compiler alone finishes them sooner (as spark.jit: quick does)
-    proc_env["JDK_JAVA_OPTIONS"] = "-XX:TieredStopAtLevel=1"
+    proc_env["JDK_JAVA_OPTIONS"] = QUICK_JIT_OPTION
     proc = subprocess.run([str(install.venv_python(venv)), str(PROJECT_ROOT / "tests" / "engines" / script), *args],
                           input=json.dumps(payload), capture_output=True, text=True, env=proc_env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
