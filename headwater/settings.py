@@ -151,9 +151,10 @@ class SparkSettings:
     #: Map a class data sharing archive in each job's driver JVM (recorded once by install): faster starts.
     class_data_sharing: bool = True
     #: The driver JVM's just-in-time compiler: ``full`` (tiered, with the optimising compiler) or
-    #: ``quick``, the client compiler only (``-XX:TieredStopAtLevel=1``). Quick finishes jobs over
-    #: small windows sooner on two cores (a few thousand to ~200k sale lines a day: 20-50 %) and
-    #: large ones later (1.25M lines a day: a third slower); the test suite runs quick.
+    #: ``quick``, the client compiler only (``-XX:TieredStopAtLevel=1``, with a 240 MB code cache).
+    #: Quick finishes jobs over small windows sooner on two cores (a few thousand to ~200k sale
+    #: lines a day: 20-50 %) and large ones later (1.25M lines a day: a third slower); the test
+    #: suite runs quick.
     jit: str = "full"
     #: Extra Spark properties (e.g. spark.executor.memory on a cluster).
     conf: dict[str, str] = field(default_factory=dict)

@@ -28,8 +28,10 @@ from headwater.stack.base import Health, Service
 from headwater.stack.errors import StackError
 from headwater.stack.proc import ManagedProcess
 
-#: the driver JVM option of ``spark.jit: quick``: the client compiler only
-QUICK_JIT_OPTION = "-XX:TieredStopAtLevel=1"
+#: the driver JVM options of ``spark.jit: quick``: the client compiler only, with the code cache the
+#: full JIT gets (240 MB; alone, that flag leaves 48 MB, which a Gold run fills within a minute, and
+#: the JVM then stops compiling for good)
+QUICK_JIT_OPTION = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 
 
 class Spark(Service):

@@ -133,13 +133,16 @@ def customer_sales_daily(fact_sales: DataFrame) -> DataFrame:
     master data did not know). The as-of customer tables (``customer_segments``,
     ``customer_profiles``, ``features_churn``) read this instead of every sale line of their history,
     so a daily run adds one day of it instead of re-reading every line. Every column adds up over
-    any grouping of rows, ``purchases`` too: a receipt (or order) is counted once, on the row of
-    its smallest category (a receipt has one day, store and channel, but may span categories).
+    any grouping of rows, ``purchases`` too: a receipt (or order) is counted once per day it has
+    lines on, on that day's row of its smallest category. A receipt has one store and channel and
+    may span categories; its lines nearly always share a day, but a line whose till time falls
+    after midnight (a late or reordered event) dates it to the next day as well. Counting per day
+    keeps a day's rows independent of the other days, so rebuilding one day never recounts another.
     """
     sales = fact_sales.where(F.col("customer_id").isNotNull())
-    # the category each receipt is counted under: its smallest, NULL only when it has no known one
-    counted = sales.groupBy("sale_id").agg(F.min("category").alias("_counted_category"))
-    lines = sales.join(counted, "sale_id").withColumn(
+    # the category each receipt is counted under on a day: its smallest, NULL only when it has no known one
+    counted = sales.groupBy("sale_id", "sale_date").agg(F.min("category").alias("_counted_category"))
+    lines = sales.join(counted, ["sale_id", "sale_date"]).withColumn(
         "_counts", F.col("category").eqNullSafe(F.col("_counted_category")))
     return lines.groupBy("sale_date", "customer_id", "store_id", "channel", "category").agg(
         F.count_distinct(F.when(F.col("_counts"), F.col("sale_id"))).alias("purchases"),
@@ -167,10 +170,10 @@ def customer_segments(customer_sales: DataFrame, as_of: date, lookback_days: int
     """gold.customer_segments: RFM scores and segments as of a day, from ``customer_sales_daily`` rows.
 
     Grain: one row per customer with a purchase in the ``lookback_days`` up to ``as_of``.
-    ``recency_days`` since the last purchase day, ``frequency`` purchases (distinct receipts and
-    orders), ``monetary`` revenue; each scored 1-5 by quintile among these customers (5 = most
-    recent, most frequent, highest spend), ties sharing a score. The segment follows
-    :data:`RFM_SEGMENTS` on the R and F scores, else ``needs_attention``.
+    ``recency_days`` since the last purchase day, ``frequency`` purchases (receipts and orders,
+    per day as ``customer_sales_daily`` counts them), ``monetary`` revenue; each scored 1-5 by
+    quintile among these customers (5 = most recent, most frequent, highest spend), ties sharing a
+    score. The segment follows :data:`RFM_SEGMENTS` on the R and F scores, else ``needs_attention``.
     """
     window = (F.col("sale_date") <= F.lit(as_of)) & (F.col("sale_date") > F.date_sub(F.lit(as_of), lookback_days))
     rfm = (customer_sales.where(window)

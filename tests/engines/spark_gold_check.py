@@ -203,6 +203,13 @@ def campaign_effectiveness(spark, p):
 
 
 @case
+def customer_sales_daily(spark, p):
+    sales = aggregates.customer_sales_daily(frame(spark, fact_sales_schema(spark), p["fact_sales"]))
+    return {"rows": rows(sales, "sale_date", "customer_id", "store_id", "channel", "category"),
+            "segments": rows(aggregates.customer_segments(sales, date.fromisoformat(p["as_of"])), "customer_id")}
+
+
+@case
 def customer_segments(spark, p):
     sales = frame(spark, fact_sales_schema(spark), p["fact_sales"])
     return rows(aggregates.customer_segments(aggregates.customer_sales_daily(sales), date.fromisoformat(p["as_of"])),

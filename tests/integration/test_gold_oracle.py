@@ -120,12 +120,13 @@ def oracle(records: list[dict], landing) -> duckdb.DuckDBPyConnection:
                count(*) as lines, count(distinct sale_id) as orders, count(distinct customer_id) as customers,
                cast(sum(discount) as decimal(12, 2)) as discount, cast(sum(margin) as decimal(12, 2)) as margin
         from fact_sales group by all""")
-    # RFM as of the last day: scores 1-5 by quintile (percent rank), ties sharing a score
+    # RFM as of the last day: scores 1-5 by quintile (percent rank), ties sharing a score. A purchase is a
+    # receipt's lines on one day: a late line can date a receipt to the next day as well
     con.execute("""
         create table customer_segments as
         with rfm as (
-            select customer_id, max(sale_date) as last_purchase_date, count(distinct sale_id) as frequency,
-                   cast(sum(revenue) as decimal(12, 2)) as monetary,
+            select customer_id, max(sale_date) as last_purchase_date,
+                   count(distinct (sale_id, sale_date)) as frequency, cast(sum(revenue) as decimal(12, 2)) as monetary,
                    date_diff('day', max(sale_date), (select max(sale_date) from fact_sales)) as recency_days
             from fact_sales where customer_id is not null group by customer_id),
         scored as (
@@ -149,11 +150,13 @@ def oracle(records: list[dict], landing) -> duckdb.DuckDBPyConnection:
             from bought group by customer_id, category),
         stores as (
             select customer_id, store_id,
-                   row_number() over (partition by customer_id order by count(distinct sale_id) desc, store_id) as n
+                   row_number() over (partition by customer_id
+                                      order by count(distinct (sale_id, sale_date)) desc, store_id) as n
             from bought group by customer_id, store_id)
-        select b.customer_id, count(distinct b.sale_id) as purchases, count(*) as lines, sum(b.quantity) as units,
-               cast(sum(b.revenue) as decimal(12, 2)) as revenue, min(b.sold_at_us) as first_purchase_us,
-               max(b.sold_at_us) as last_purchase_us, any_value(c.category) as favourite_category,
+        select b.customer_id, count(distinct (b.sale_id, b.sale_date)) as purchases, count(*) as lines,
+               sum(b.quantity) as units, cast(sum(b.revenue) as decimal(12, 2)) as revenue,
+               min(b.sold_at_us) as first_purchase_us, max(b.sold_at_us) as last_purchase_us,
+               any_value(c.category) as favourite_category,
                any_value(s.store_id) as favourite_store_id
         from bought b
         join categories c on c.customer_id = b.customer_id and c.n = 1

@@ -169,6 +169,14 @@ RFM_SALES = [
     sale("c3-b", "2026-11-20", "store", "drink", "0.00", sale_id="c3-2026-11-20", customer_id="C3"),
 ]
 
+# one receipt whose second line is dated after midnight (a late or reordered till event), beside a one-day one
+SPLIT_RECEIPT = [
+    sale("r1-a", "2026-11-02", "store", "pastry", "5.00", sale_id="R1", customer_id="C1"),
+    sale("r1-b", "2026-11-03", "store", "pastry", "5.00", sale_id="R1", customer_id="C1"),
+    sale("r1-c", "2026-11-03", "store", "bread", "2.00", sale_id="R1", customer_id="C1"),
+    sale("r2-a", "2026-11-03", "store", "drink", "1.00", sale_id="R2", customer_id="C1"),
+]
+
 CASES = {
     "facts": FACTS,
     "inventory": {"case": "inventory", "runs": [INVENTORY_DAY, INVENTORY_DAY + LATE]},
@@ -181,6 +189,7 @@ CASES = {
     "campaigns": {"case": "campaign_effectiveness", "fact_sales": CAMPAIGN_SALES, "campaigns": CAMPAIGNS,
                   "as_of": "2026-11-12", "baseline_days": 4},
     "rfm": {"case": "customer_segments", "fact_sales": RFM_SALES, "as_of": "2026-11-30"},
+    "split_receipt": {"case": "customer_sales_daily", "fact_sales": SPLIT_RECEIPT, "as_of": "2026-11-03"},
 }
 
 
@@ -325,6 +334,19 @@ def test_customer_sales_daily_adds_up_and_counts_a_receipt_once(out):
         ("2026-11-02", "C1", "S1", "web", "pastry", 0, 1, 1, "5.00"),
         ("2026-11-03", "C1", "S1", "app", "bread", 1, 1, 1, "2.10"),
     ]
+
+
+def test_customer_sales_daily_counts_a_receipt_once_per_day(out):
+    # R1 has lines on two days: one purchase on each, under that day's smallest category; the purchases of
+    # a day never depend on another day's lines, so a run that rebuilds one day counts the same
+    cols = ("sale_date", "customer_id", "category", "purchases", "lines", "revenue")
+    assert pick(out["split_receipt"]["rows"], *cols) == [
+        ("2026-11-02", "C1", "pastry", 1, 1, "5.00"),
+        ("2026-11-03", "C1", "bread", 1, 1, "2.00"),
+        ("2026-11-03", "C1", "drink", 1, 1, "1.00"),
+        ("2026-11-03", "C1", "pastry", 0, 1, "5.00"),
+    ]
+    assert pick(out["split_receipt"]["segments"], "customer_id", "frequency", "monetary") == [("C1", 3, "13.00")]
 
 
 def test_customer_profiles(out):

@@ -97,4 +97,4 @@ def test_driver_options_map_a_recorded_archive_and_follow_the_jit_setting(tmp_pa
     full.class_archive().write_bytes(b"archive")
     assert full.driver_java_options() == f"-XX:SharedArchiveFile={full.class_archive()}"
     quick = _spark(tmp_path, {"HEADWATER_SPARK__JIT": "quick", "HEADWATER_SPARK__CLASS_DATA_SHARING": "false"})
-    assert quick.driver_java_options() == "-XX:TieredStopAtLevel=1"
+    assert quick.driver_java_options() == "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
