@@ -39,7 +39,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -189,6 +189,33 @@ def _features_equipment(run: Run) -> DataFrame:
     return out if run.full else out.where(F.expr(run.hours("hour_start")))
 
 
+def _with_closed_horizon(build: Callable[[Run], DataFrame], horizon_days: int) -> Callable[[Run], DataFrame]:
+    """``build`` for the window, plus the observation day whose label horizon closes on the window's last day.
+
+    A feature table's label looks ``horizon_days`` ahead, so the day a run observes gets a NULL
+    label; without this, a daily schedule would leave every label NULL. That day is built as a run
+    of its own window would build it (its own input range), so rows never depend on which run made them.
+    """
+    def both(run: Run) -> DataFrame:
+        out = build(run)
+        closed = run.end - timedelta(days=horizon_days)
+        if closed >= run.start:  # inside the window: built already
+            return out
+        return out.unionByName(build(replace(run, start=closed, end=closed)))
+    return both
+
+
+def _replaces_with_closed(replaces: Callable[[Run], str | None], column: str,
+                          horizon_days: int) -> Callable[[Run], str | None]:
+    """``replaces`` widened to the day :func:`_with_closed_horizon` adds (a partition of ``column``)."""
+    def predicate(run: Run) -> str | None:
+        rows, closed = replaces(run), run.end - timedelta(days=horizon_days)
+        if rows is None or closed >= run.start:
+            return rows
+        return f"({rows}) or {column} = date'{closed}'"
+    return predicate
+
+
 def _features_churn(run: Run) -> DataFrame:
     sales = _sales_window(run, before=CHURN_HISTORY_DAYS, after=CHURN_HORIZON_DAYS, table="customer_sales_daily")
     days = [run.start + timedelta(days=i) for i in range((run.end - run.start).days + 1)]
@@ -280,9 +307,13 @@ TABLES: tuple[GoldTable, ...] = (
               uses=("dim_product", "dim_store", "dim_weather", "dim_campaign")),
     GoldTable("features_equipment", "feature", _features_equipment, lambda r: r.hours("hour_start"),
               _hour_days("hour_start"), upstream=("fact_equipment_hourly",), uses=("dim_equipment",)),
-    GoldTable("features_churn", "feature", _features_churn, lambda r: r.days("obs_date"), _day("obs_date"),
-              upstream=("customer_sales_daily",)),
-    GoldTable("features_interactions", "feature", _features_interactions, lambda r: r.as_of(),
+    # each run also rebuilds the observation day whose label horizon its last day closes
+    GoldTable("features_churn", "feature", _with_closed_horizon(_features_churn, CHURN_HORIZON_DAYS),
+              _replaces_with_closed(lambda r: r.days("obs_date"), "obs_date", CHURN_HORIZON_DAYS),
+              _day("obs_date"), upstream=("customer_sales_daily",)),
+    GoldTable("features_interactions", "feature",
+              _with_closed_horizon(_features_interactions, features.INTERACTIONS_HORIZON_DAYS),
+              _replaces_with_closed(lambda r: r.as_of(), "as_of_date", features.INTERACTIONS_HORIZON_DAYS),
               _day("as_of_date"), uses=("fact_sales", "clickstream")),
 )
 BY_NAME = {t.name: t for t in TABLES}

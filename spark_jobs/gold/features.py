@@ -18,6 +18,8 @@ DEMAND_LAGS = (1, 7, 14, 28)
 DEMAND_WINDOWS = (7, 28)
 EQUIPMENT_HORIZON_HOURS = 24
 CHURN_HORIZON_DAYS = 30
+#: days after the as-of day in which a purchase makes an interaction's label true
+INTERACTIONS_HORIZON_DAYS = 7
 INTERACTION_WEIGHTS = {"views": 1, "add_to_carts": 3, "purchases": 5}
 
 
@@ -198,7 +200,7 @@ def features_churn(customer_sales: DataFrame, observation_dates: Sequence[date],
 
 
 def features_interactions(fact_sales: DataFrame, clickstream: DataFrame, as_of: date, data_end: date | None = None,
-                          lookback_days: int = 90, horizon_days: int = 7) -> DataFrame:
+                          lookback_days: int = 90, horizon_days: int = INTERACTIONS_HORIZON_DAYS) -> DataFrame:
     """gold.features_interactions: implicit feedback of customer x product for a recommender, as of a day.
 
     Grain: one row per customer_id and product_id with an interaction (product view, add to cart,

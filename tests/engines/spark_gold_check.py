@@ -255,6 +255,26 @@ def features_interactions(spark, p):
                 "product_id")
 
 
+@case
+def closed_horizon(spark, p):
+    """The job's own builds of the label tables for a one-day window, inputs as global temporary views."""
+    from pathlib import Path
+
+    from spark_jobs import gold_daily
+
+    sales = frame(spark, fact_sales_schema(spark), p["fact_sales"])
+    sales.createOrReplaceGlobalTempView("fact_sales")
+    aggregates.customer_sales_daily(sales).createOrReplaceGlobalTempView("customer_sales_daily")
+    contract_frame(spark, "clickstream", []).createOrReplaceGlobalTempView("clickstream")
+    day = date.fromisoformat(p["day"])
+    run = gold_daily.Run(spark, day, day, "global_temp", "global_temp", Path("."), "unit")
+    out = {}
+    for name, column in (("features_churn", "obs_date"), ("features_interactions", "as_of_date")):
+        spec = gold_daily.BY_NAME[name]
+        out[name] = {"rows": rows(spec.build(run), column, "customer_id"), "replaces": spec.replaces(run)}
+    return out
+
+
 # ------------------------------------------------------------------------------------------ incremental
 @case
 def changed_days(spark, p):

@@ -19,6 +19,7 @@ from headwater.frozen import event_times
 from headwater.stack import install
 from headwater.stack.trino import Trino
 from tests.integration.gold_helpers import (
+    columns,
     copy_events,
     copy_sales,
     drop_namespace_tables,
@@ -173,3 +174,40 @@ def test_bi_query_runs(trino: Trino, bi_gold: str, query: Path):
     sql = query.read_text().strip().rstrip(";")
     assert "iceberg.gold." in sql and sql == sql.lower(), f"{query.name}: lowercase, reads iceberg.gold.*"
     trino.query(sql.replace("iceberg.gold.", f"iceberg.{bi_gold}."))  # raises on any error
+
+
+def test_a_run_labels_the_days_whose_horizon_it_closes(trino: Trino, bi_gold: str, frozen_day: str):
+    """Labels look ahead (7 days for interactions, 30 for churn): a run also rebuilds the day that many days
+    back, so a daily schedule fills them in. The frozen day's sales, copied 7 and 30 days back into the
+    Gold inputs, make that history: every buyer then bought the same again on the frozen day."""
+    day = datetime.fromisoformat(frozen_day).date()
+    week_ago, month_ago = day - timedelta(days=7), day - timedelta(days=30)
+    moved = {"sale_line_id": "sale_line_id || '-w7'", "sale_id": "sale_id || '-w7'",
+             "sold_at": "sold_at - interval '7' day", "sale_date": "sale_date - interval '7' day"}
+    cols = ", ".join(moved.get(c, f'"{c}"') for c in columns(trino, f"{GOLD}.fact_sales"))
+    trino.query(f"insert into iceberg.{GOLD}.fact_sales select {cols} from iceberg.{GOLD}.fact_sales "
+                f"where sale_date = date '{day}'")
+    moved = {"sale_date": "sale_date - interval '30' day", "first_sold_at": "first_sold_at - interval '30' day",
+             "last_sold_at": "last_sold_at - interval '30' day"}
+    cols = ", ".join(moved.get(c, f'"{c}"') for c in columns(trino, f"{GOLD}.customer_sales_daily"))
+    trino.query(f"insert into iceberg.{GOLD}.customer_sales_daily select {cols} "
+                f"from iceberg.{GOLD}.customer_sales_daily where sale_date = date '{day}'")
+
+    run = gold_daily("--source-namespace", SRC, "--target-namespace", GOLD, "--start", frozen_day, "--no-catch-up",
+                     "--run-id", "test-labels", "--tables", "features_churn,features_interactions")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    labels = trino.query(f"select as_of_date, count(*), count_if(label_purchased_next_7d), "
+                         f"count_if(label_purchased_next_7d is null) from iceberg.{GOLD}.features_interactions "
+                         "group by 1 order by 1")
+    assert [str(row[0]) for row in labels] == [str(week_ago), str(day)]
+    (_, pairs, bought, unknown), (_, pairs_now, bought_now, unknown_now) = labels
+    # a week back: every pair was bought again within the week; the frozen day: its horizon is still ahead
+    assert pairs > 10 and bought == pairs and unknown == 0
+    assert bought_now == 0 and unknown_now == pairs_now > 0
+    churn = trino.query(f"select obs_date, count(*), count_if(label_churned), count_if(label_churned is null) "
+                        f"from iceberg.{GOLD}.features_churn group by 1 order by 1")
+    assert [str(row[0]) for row in churn] == [str(month_ago), str(day)]
+    (_, customers, churned, unknown), (_, customers_now, _, unknown_now) = churn
+    # a month back: every customer bought again within 30 days, so none churned
+    assert customers > 10 and churned == 0 and unknown == 0
+    assert unknown_now == customers_now > 0

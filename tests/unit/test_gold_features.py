@@ -107,7 +107,21 @@ INTERACTIONS = {
     ],
 }
 
-CASES = {"demand": DEMAND, "equipment": EQUIPMENT, "churn": CHURN, "interactions": INTERACTIONS}
+# a one-day run on 11-10 also rebuilds the days whose label horizon 11-10 closes: churn's 10-11 (30 days),
+# the interactions' 11-03 (7 days); C4's sale makes 11-10 the last day of data
+CLOSED = {
+    "case": "closed_horizon", "day": "2026-11-10",
+    "fact_sales": [
+        sale("2026-10-05", customer_id="C1"), sale("2026-11-02", customer_id="C1"),
+        sale("2026-11-05", customer_id="C1"),
+        sale("2026-10-01", product_id="P3", customer_id="C2"), sale("2026-11-03", product_id="P3", customer_id="C2"),
+        sale("2026-10-10", customer_id="C3"),
+        sale("2026-11-10", product_id="P2", customer_id="C4"),
+    ],
+}
+
+CASES = {"demand": DEMAND, "equipment": EQUIPMENT, "churn": CHURN, "interactions": INTERACTIONS,
+         "closed": CLOSED}
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +217,24 @@ def test_interactions_as_of_a_day(out):
         ("C1", "P1", 2, 1, 1, 1, 2, 10, "2026-11-08T12:00:00", 2, False),
         ("C2", "P3", 0, 1, 0, 0, 0, 3, "2026-11-09T18:00:00", 1, True),
     ]
+
+
+def test_a_run_also_rebuilds_the_day_whose_label_horizon_it_closes(out):
+    churn, interactions = out["closed"]["features_churn"], out["closed"]["features_interactions"]
+    # 10-11: C1 and C2 buy again within 30 days, C3 never does; the run's own day keeps NULL labels
+    assert pick(churn["rows"], "obs_date", "customer_id", "recency_days", "label_churned") == [
+        ("2026-10-11", "C1", 6, False), ("2026-10-11", "C2", 10, False), ("2026-10-11", "C3", 1, True),
+        ("2026-11-10", "C1", 5, None), ("2026-11-10", "C2", 7, None), ("2026-11-10", "C3", 31, None),
+        ("2026-11-10", "C4", 0, None),
+    ]
+    assert churn["replaces"] == ("(obs_date between date'2026-11-10' and date'2026-11-10') "
+                                 "or obs_date = date'2026-10-11'")
+    # 11-03: C1 buys P1 again on 11-05, C2 and C3 buy nothing by 11-10
+    assert pick(interactions["rows"], "as_of_date", "customer_id", "product_id", "purchases",
+                "label_purchased_next_7d") == [
+        ("2026-11-03", "C1", "P1", 2, True), ("2026-11-03", "C2", "P3", 2, False),
+        ("2026-11-03", "C3", "P1", 1, False),
+        ("2026-11-10", "C1", "P1", 3, None), ("2026-11-10", "C2", "P3", 2, None), ("2026-11-10", "C3", "P1", 1, None),
+        ("2026-11-10", "C4", "P2", 1, None),
+    ]
+    assert interactions["replaces"] == "(as_of_date = date'2026-11-10') or as_of_date = date'2026-11-03'"
