@@ -189,6 +189,12 @@ def _features_equipment(run: Run) -> DataFrame:
     return out if run.full else out.where(F.expr(run.hours("hour_start")))
 
 
+def _closed_day(run: Run, horizon_days: int) -> date | None:
+    """The observation day whose ``horizon_days`` label horizon closes on the window's last day, if outside it."""
+    closed = run.end - timedelta(days=horizon_days)
+    return None if closed >= run.start else closed
+
+
 def _with_closed_horizon(build: Callable[[Run], DataFrame], horizon_days: int) -> Callable[[Run], DataFrame]:
     """``build`` for the window, plus the observation day whose label horizon closes on the window's last day.
 
@@ -197,11 +203,9 @@ def _with_closed_horizon(build: Callable[[Run], DataFrame], horizon_days: int) -
     of its own window would build it (its own input range), so rows never depend on which run made them.
     """
     def both(run: Run) -> DataFrame:
+        closed = _closed_day(run, horizon_days)
         out = build(run)
-        closed = run.end - timedelta(days=horizon_days)
-        if closed >= run.start:  # inside the window: built already
-            return out
-        return out.unionByName(build(replace(run, start=closed, end=closed)))
+        return out if closed is None else out.unionByName(build(replace(run, start=closed, end=closed)))
     return both
 
 
@@ -209,10 +213,8 @@ def _replaces_with_closed(replaces: Callable[[Run], str | None], column: str,
                           horizon_days: int) -> Callable[[Run], str | None]:
     """``replaces`` widened to the day :func:`_with_closed_horizon` adds (a partition of ``column``)."""
     def predicate(run: Run) -> str | None:
-        rows, closed = replaces(run), run.end - timedelta(days=horizon_days)
-        if rows is None or closed >= run.start:
-            return rows
-        return f"({rows}) or {column} = date'{closed}'"
+        rows, closed = replaces(run), _closed_day(run, horizon_days)
+        return rows if rows is None or closed is None else f"({rows}) or {column} = date'{closed}'"
     return predicate
 
 

@@ -13,6 +13,7 @@ import time
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 
 os.environ["TZ"] = "UTC"  # collect() renders timestamps in the process's zone
 time.tzset()
@@ -258,9 +259,7 @@ def features_interactions(spark, p):
 @case
 def closed_horizon(spark, p):
     """The job's own builds of the label tables for a one-day window, inputs as global temporary views."""
-    from pathlib import Path
-
-    from spark_jobs import gold_daily
+    from spark_jobs import gold_daily  # the job module: imported only by the case that needs it
 
     sales = frame(spark, fact_sales_schema(spark), p["fact_sales"])
     sales.createOrReplaceGlobalTempView("fact_sales")
