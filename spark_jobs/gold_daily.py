@@ -62,6 +62,8 @@ DEMAND_HISTORY_DAYS = 28
 #: history of the churn features (purchases in the last 365 days) and look-ahead of their label
 CHURN_HISTORY_DAYS = 365
 CHURN_HORIZON_DAYS = features.CHURN_HORIZON_DAYS
+#: the equipment label's horizon (24 h) in whole days: the day a run's last day closes is the one before it
+EQUIPMENT_HORIZON_DAYS = -(-features.EQUIPMENT_HORIZON_HOURS // 24)
 
 
 class QualityGateError(RuntimeError):
@@ -179,9 +181,10 @@ def _sales_window(run: Run, before: int = 0, after: int = 0, table: str = "fact_
 
 
 def _features_equipment(run: Run) -> DataFrame:
-    # a day of history for the 24 h rolling statistics; rows outside the window are dropped after
+    # a day of history for the 24 h rolling statistics, and the label's horizon after the window's
+    # last hour (a day with an hour to spare); rows outside the window are dropped after
     lo = datetime.combine(run.start - timedelta(days=1), datetime.min.time(), UTC)
-    hi = datetime.combine(run.end + timedelta(days=1), datetime.min.time(), UTC)
+    hi = datetime.combine(run.end + timedelta(days=1 + EQUIPMENT_HORIZON_DAYS), datetime.min.time(), UTC)
     hourly = run.gold("fact_equipment_hourly").where(
         F.col("hour_start").between(F.lit(lo.strftime("%Y-%m-%d %H:%M:%S")).cast("timestamp"),
                                     F.lit(hi.strftime("%Y-%m-%d %H:%M:%S")).cast("timestamp")))
@@ -190,9 +193,10 @@ def _features_equipment(run: Run) -> DataFrame:
 
 
 def _closed_day(run: Run, horizon_days: int) -> date | None:
-    """The observation day whose ``horizon_days`` label horizon closes on the window's last day, if outside it."""
+    """The observation day whose ``horizon_days`` label horizon closes on the window's last day, if outside it
+    (never on a full rebuild, which builds every day with all the data)."""
     closed = run.end - timedelta(days=horizon_days)
-    return None if closed >= run.start else closed
+    return None if run.full or closed >= run.start else closed
 
 
 def _with_closed_horizon(build: Callable[[Run], DataFrame], horizon_days: int) -> Callable[[Run], DataFrame]:
@@ -209,13 +213,28 @@ def _with_closed_horizon(build: Callable[[Run], DataFrame], horizon_days: int) -
     return both
 
 
-def _replaces_with_closed(replaces: Callable[[Run], str | None], column: str,
+def _replaces_with_closed(replaces: Callable[[Run], str | None], day_rows: Callable[[Run], str | None],
                           horizon_days: int) -> Callable[[Run], str | None]:
-    """``replaces`` widened to the day :func:`_with_closed_horizon` adds (a partition of ``column``)."""
+    """``replaces`` widened to the day :func:`_with_closed_horizon` adds: ``day_rows`` of a one-day run of it."""
     def predicate(run: Run) -> str | None:
         rows, closed = replaces(run), _closed_day(run, horizon_days)
-        return rows if rows is None or closed is None else f"({rows}) or {column} = date'{closed}'"
+        if rows is None or closed is None:
+            return rows
+        return f"({rows}) or ({day_rows(replace(run, start=closed, end=closed))})"
     return predicate
+
+
+def _equipment_hours(run: Run) -> str | None:
+    return run.hours("hour_start")
+
+
+def _churn_days(run: Run) -> str | None:
+    return run.days("obs_date")
+
+
+def _churn_day(run: Run) -> str:
+    """The rows of a one-day run's observation day (a plain equality, as the partition reads best)."""
+    return f"obs_date = date'{run.start}'"
 
 
 def _features_churn(run: Run) -> DataFrame:
@@ -307,15 +326,16 @@ TABLES: tuple[GoldTable, ...] = (
                   r.gold("dim_store"), r.gold("dim_weather"), r.gold("dim_campaign"), r.start, r.end),
               lambda r: r.days("sale_date"), _day("sale_date"), upstream=("product_sales_daily",),
               uses=("dim_product", "dim_store", "dim_weather", "dim_campaign")),
-    GoldTable("features_equipment", "feature", _features_equipment, lambda r: r.hours("hour_start"),
-              _hour_days("hour_start"), upstream=("fact_equipment_hourly",), uses=("dim_equipment",)),
     # each run also rebuilds the observation day whose label horizon its last day closes
+    GoldTable("features_equipment", "feature", _with_closed_horizon(_features_equipment, EQUIPMENT_HORIZON_DAYS),
+              _replaces_with_closed(_equipment_hours, _equipment_hours, EQUIPMENT_HORIZON_DAYS),
+              _hour_days("hour_start"), upstream=("fact_equipment_hourly",), uses=("dim_equipment",)),
     GoldTable("features_churn", "feature", _with_closed_horizon(_features_churn, CHURN_HORIZON_DAYS),
-              _replaces_with_closed(lambda r: r.days("obs_date"), "obs_date", CHURN_HORIZON_DAYS),
+              _replaces_with_closed(_churn_days, _churn_day, CHURN_HORIZON_DAYS),
               _day("obs_date"), upstream=("customer_sales_daily",)),
     GoldTable("features_interactions", "feature",
               _with_closed_horizon(_features_interactions, features.INTERACTIONS_HORIZON_DAYS),
-              _replaces_with_closed(lambda r: r.as_of(), "as_of_date", features.INTERACTIONS_HORIZON_DAYS),
+              _replaces_with_closed(Run.as_of, Run.as_of, features.INTERACTIONS_HORIZON_DAYS),
               _day("as_of_date"), uses=("fact_sales", "clickstream")),
 )
 BY_NAME = {t.name: t for t in TABLES}

@@ -265,12 +265,18 @@ def closed_horizon(spark, p):
     sales.createOrReplaceGlobalTempView("fact_sales")
     aggregates.customer_sales_daily(sales).createOrReplaceGlobalTempView("customer_sales_daily")
     contract_frame(spark, "clickstream", []).createOrReplaceGlobalTempView("clickstream")
+    hourly_schema = nullable(facts.fact_equipment_hourly(contract_frame(spark, "equipment_metrics", [])).schema)
+    frame(spark, hourly_schema, p["hourly"]).createOrReplaceGlobalTempView("fact_equipment_hourly")
+    dimensions.dim_equipment(snapshots(spark, "equipment", p["equipment"])).createOrReplaceGlobalTempView(
+        "dim_equipment")
     day = date.fromisoformat(p["day"])
     run = gold_daily.Run(spark, day, day, "global_temp", "global_temp", Path("."), "unit")
     out = {}
-    for name, column in (("features_churn", "obs_date"), ("features_interactions", "as_of_date")):
+    for name, order in (("features_churn", ("obs_date", "customer_id")),
+                        ("features_interactions", ("as_of_date", "customer_id")),
+                        ("features_equipment", ("device_id", "hour_start"))):
         spec = gold_daily.BY_NAME[name]
-        out[name] = {"rows": rows(spec.build(run), column, "customer_id"), "replaces": spec.replaces(run)}
+        out[name] = {"rows": rows(spec.build(run), *order), "replaces": spec.replaces(run)}
     return out
 
 

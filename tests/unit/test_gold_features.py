@@ -54,8 +54,8 @@ DEMAND = {
 }
 
 
-def hour(h: str, temp: float, warnings: int = 0, faults: int = 0) -> dict:
-    return {"device_id": "D1", "store_id": "S1", "device_type": "deck_oven", "hour_start": f"2026-11-20T{h}:00:00Z",
+def hour(h: str, temp: float, warnings: int = 0, faults: int = 0, day: str = "2026-11-20") -> dict:
+    return {"device_id": "D1", "store_id": "S1", "device_type": "deck_oven", "hour_start": f"{day}T{h}:00:00Z",
             "readings": 10, "temperature_mean_c": temp, "vibration_mean_mm_s": 1.0, "vibration_max_mm_s": 2.0,
             "power_mean_kw": 18.0, "warning_readings": warnings, "fault_readings": faults}
 
@@ -118,6 +118,12 @@ CLOSED = {
         sale("2026-10-10", customer_id="C3"),
         sale("2026-11-10", product_id="P2", customer_id="C4"),
     ],
+    # the equipment label looks 24 h ahead: the run of 11-10 rebuilds 11-09
+    "equipment": EQUIPMENT["equipment"],
+    "hourly": [hour("04", 200.0, day="2026-11-09"), hour("10", 200.0, day="2026-11-09"),
+               hour("23", 200.0, day="2026-11-09"), hour("00", 200.0, day="2026-11-10"),
+               hour("05", 100.0, faults=3, day="2026-11-10"), hour("06", 190.0, day="2026-11-10"),
+               hour("23", 200.0, day="2026-11-10")],
 }
 
 CASES = {"demand": DEMAND, "equipment": EQUIPMENT, "churn": CHURN, "interactions": INTERACTIONS,
@@ -228,7 +234,7 @@ def test_a_run_also_rebuilds_the_day_whose_label_horizon_it_closes(out):
         ("2026-11-10", "C4", 0, None),
     ]
     assert churn["replaces"] == ("(obs_date between date'2026-11-10' and date'2026-11-10') "
-                                 "or obs_date = date'2026-10-11'")
+                                 "or (obs_date = date'2026-10-11')")
     # 11-03: C1 buys P1 again on 11-05, C2 and C3 buy nothing by 11-10
     assert pick(interactions["rows"], "as_of_date", "customer_id", "product_id", "purchases",
                 "label_purchased_next_7d") == [
@@ -237,4 +243,18 @@ def test_a_run_also_rebuilds_the_day_whose_label_horizon_it_closes(out):
         ("2026-11-10", "C1", "P1", 3, None), ("2026-11-10", "C2", "P3", 2, None), ("2026-11-10", "C3", "P1", 1, None),
         ("2026-11-10", "C4", "P2", 1, None),
     ]
-    assert interactions["replaces"] == "(as_of_date = date'2026-11-10') or as_of_date = date'2026-11-03'"
+    assert interactions["replaces"] == "(as_of_date = date'2026-11-10') or (as_of_date = date'2026-11-03')"
+
+
+def test_a_run_also_rebuilds_the_day_its_last_day_closes_the_equipment_label_of(out):
+    equipment = out["closed"]["features_equipment"]
+    # 11-09 is rebuilt with 11-10's hours in reach: a fault starts at 11-10 05:00, within 24 h of 10:00
+    # and 23:00 but not of 04:00; 11-10's own hours still have their horizon ahead
+    assert pick(equipment["rows"], "hour_start", "label_failure_next_24h") == [
+        ("2026-11-09T04:00:00", False), ("2026-11-09T10:00:00", True), ("2026-11-09T23:00:00", True),
+        ("2026-11-10T00:00:00", None), ("2026-11-10T05:00:00", None), ("2026-11-10T06:00:00", None),
+        ("2026-11-10T23:00:00", None),
+    ]
+    assert equipment["replaces"] == (
+        "(hour_start >= timestamp'2026-11-10 00:00:00' and hour_start < timestamp'2026-11-11 00:00:00') "
+        "or (hour_start >= timestamp'2026-11-09 00:00:00' and hour_start < timestamp'2026-11-10 00:00:00')")
