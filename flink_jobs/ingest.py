@@ -317,6 +317,11 @@ def main(argv: list[str] | None = None) -> None:
         "table.exec.mini-batch.enabled": "true",
         "table.exec.mini-batch.allow-latency": "1 s",
         "table.exec.mini-batch.size": "5000",
+        # the INSERTs read one parsed view and one deduplicated view; without this each INSERT
+        # optimizes its own copy, and the copies are not merged afterwards (the parse layers are
+        # deliberately non-deterministic, see headwater.contracts.flink.MATERIALIZE): the contract
+        # rules ran four times per record and each event id sat in two dedup states
+        "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
     }.items():
         config.set_string(key, value)
     tenv = TableEnvironment.create(
