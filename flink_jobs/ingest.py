@@ -18,8 +18,8 @@ from headwater.contracts.aggregates import Aggregate, aggregates
 from headwater.contracts.flink import (
     FUNCTION_DDLS,
     TYPED_PREFIX,
+    event_time_expr,
     flink_type,
-    not_after,
     parse_expr,
     parsed_select,
     quote,
@@ -85,16 +85,14 @@ def source_ddl(contract: Contract, kafka_options: dict[str, str], topic_prefix: 
 
     The value stays raw bytes so Bronze can keep every record, however malformed; event
     time comes from the payload, falling back to the Kafka timestamp when the payload has
-    none (a NULL rowtime would fail the watermark operator).
+    none (a NULL rowtime would fail the watermark operator) or a far-future one (a broken clock
+    must not drag the watermark ahead of every other event).
     """
-    parsed = parse_expr(contract.field(contract.event_time), PAYLOAD)
-    # a far-future event time (broken clock) must not drag the watermark ahead of every other event
-    event_time = f"CASE WHEN {parsed} <= {not_after(contract)} THEN {parsed} END"
     options = {**_raw_options(topic_prefix + contract.topic),
                "scan.topic-partition-discovery.interval": "60s", **kafka_options}
     return f"""CREATE TEMPORARY TABLE {quote('kafka_' + contract.name)} (
   {RAW_COLUMNS},
-  `event_time` AS COALESCE({event_time}, `kafka_timestamp`),
+  `event_time` AS {event_time_expr(contract, '`kafka_value`')},
   `proc_time` AS PROCTIME(),
   WATERMARK FOR `event_time` AS `event_time` - {interval(contract.watermark_delay)}
 ) WITH (

@@ -30,9 +30,20 @@ JSON_FIELDS = "HW_JSON_FIELDS"
 #: ... and its reader of the contracts' one timestamp form (UtcTimestamp.java): a cast from a
 #: string goes through a general date-time formatter, a tenth of the job's time
 UTC_TIMESTAMP = "HW_UTC_TIMESTAMP"
+#: ... and the sources' event time (EventTime.java): read from the bytes, stopping at its field
+EVENT_TIME = "HW_EVENT_TIME"
 #: Registers the functions (the jar travels with the job: see headwater.stack.flink)
 FUNCTION_DDLS = tuple(f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {name} AS 'headwater.flink.{cls}' LANGUAGE JAVA"
-                      for name, cls in ((JSON_FIELDS, "JsonFields"), (UTC_TIMESTAMP, "UtcTimestamp")))
+                      for name, cls in ((JSON_FIELDS, "JsonFields"), (UTC_TIMESTAMP, "UtcTimestamp"),
+                                        (EVENT_TIME, "EventTime")))
+
+
+def event_time_expr(contract: Contract, value: str, arrival: str = "`kafka_timestamp`") -> str:
+    """A record's rowtime: its event-time field when believable (see :func:`not_after`), else its
+    arrival. One call per use: the source evaluates it for the column and for the watermark, on
+    every record, so it is a quick read that stops at the field (the full parse comes after)."""
+    seconds = int(contract.max_clock_skew.total_seconds())
+    return f"{EVENT_TIME}({value}, {_string_literal(contract.event_time)}, {arrival}, {seconds})"
 
 
 def json_fields(payload: str, fields: list[Field]) -> str:

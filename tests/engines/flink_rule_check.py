@@ -1,7 +1,8 @@
 """Run inside the Flink environment: evaluate the contract-derived Flink SQL on given records.
 
 stdin: {"contract": name, "max_record_bytes": n, "records": [[key_hex|null, value_hex|null], ...]}
-stdout: a JSON list of {"reason": ..., "fields": {...}} as Flink computes them (batch, mini-cluster).
+stdout: a JSON list of {"reason": ..., "fields": {...}, "event_time": ...} as Flink computes them
+(batch, mini-cluster); the event time is the one a Kafka source stamps for its watermark.
 """
 
 import dataclasses
@@ -11,7 +12,7 @@ import sys
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from headwater.contracts import load_contract
-from headwater.contracts.flink import FUNCTION_DDLS, TYPED_PREFIX, parsed_select
+from headwater.contracts.flink import FUNCTION_DDLS, TYPED_PREFIX, event_time_expr, parsed_select
 from headwater.stack.flink import in_process_udf_jar
 
 
@@ -34,11 +35,12 @@ def main() -> None:
     tenv.execute_sql(f"CREATE TEMPORARY VIEW records AS SELECT * FROM (VALUES {rows}) AS t(i, k, v)")
     parsed = parsed_select(contract, "records", "`v`", "`k`", arrival="CURRENT_TIMESTAMP")
     cols = ", ".join(f"CAST(`{TYPED_PREFIX}{f.name}` AS STRING) AS `{f.name}`" for f in contract.fields)
-    sql = f"SELECT i, reason, {cols} FROM ({parsed})"
+    event_time = event_time_expr(contract, "`v`", arrival="CURRENT_TIMESTAMP")
+    sql = f"SELECT i, reason, CAST({event_time} AS STRING), {cols} FROM ({parsed})"
     out = {}
     names = [f.name for f in contract.fields]
     for row in tenv.execute_sql(sql).collect():
-        out[row[0]] = {"reason": row[1], "fields": dict(zip(names, row[2:], strict=True))}
+        out[row[0]] = {"reason": row[1], "event_time": row[2], "fields": dict(zip(names, row[3:], strict=True))}
     json.dump([out[i] for i in range(len(records))], sys.stdout)
 
 

@@ -19,6 +19,11 @@ import org.apache.flink.table.functions.ScalarFunction;
 public final class UtcTimestamp extends ScalarFunction {
 
     public @DataTypeHint("TIMESTAMP_LTZ(3)") Instant eval(String text) {
+        return parse(text);
+    }
+
+    /** The instant {@code text} names in the contracts' timestamp form, else null. */
+    static Instant parse(String text) {
         if (text == null) {
             return null;
         }
