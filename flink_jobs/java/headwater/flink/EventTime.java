@@ -20,9 +20,9 @@ import org.apache.flink.table.functions.ScalarFunction;
  *
  * <p>It reads the UTF-8 bytes directly and stops at the field: the source evaluates it for the
  * computed column and again for the watermark, before the full parse of the Silver path, which
- * validates the whole record and routes a malformed one to quarantine. Only records that pass
- * that parse are windowed, so for them this reads the same value; the one exception is a key that
- * appears twice, where this takes the first occurrence and the full parse the last.
+ * validates the whole record and routes a malformed one to quarantine. The rowtime only drives
+ * the watermark, and for every record that passes that parse this reads the same value; the one
+ * exception is a key that appears twice, where this takes the first occurrence and the parse the last.
  */
 public final class EventTime extends ScalarFunction {
 
