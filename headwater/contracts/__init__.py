@@ -246,6 +246,12 @@ def _field(raw: dict[str, Any], where: str) -> Field:
     unknown = set(raw) - {"name", "type", "required", "description", "min", "max", "enum", "references"}
     if unknown:
         raise ContractError(f"{where}.{raw['name']}: unknown keys {sorted(unknown)}")
+    # the engines check an enum by the value's text and bounds by number (ParseRecord.java)
+    if raw.get("enum") and typ != "string":
+        raise ContractError(f"{where}.{raw['name']}: enum applies to string fields, not {typ}")
+    if (raw.get("min") is not None or raw.get("max") is not None) \
+            and typ not in ("int", "long", "double") and not _DECIMAL.match(typ):
+        raise ContractError(f"{where}.{raw['name']}: min and max apply to numbers, not {typ}")
     return Field(
         name=raw["name"], type=typ, required=bool(raw.get("required", True)),
         description=raw.get("description", ""), min=raw.get("min"), max=raw.get("max"),

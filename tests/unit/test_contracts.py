@@ -61,6 +61,10 @@ def test_contract_errors_name_the_problem():
         parse_contract({**base, "fields": [{"name": "id", "type": "varchar"}]})
     with pytest.raises(ContractError, match="'nope' is not a field"):
         parse_contract({**base, "key": "nope"})
+    with pytest.raises(ContractError, match="enum applies to string fields"):
+        parse_contract({**base, "fields": [{"name": "id", "type": "int", "enum": [1, 2]}]})
+    with pytest.raises(ContractError, match="min and max apply to numbers"):
+        parse_contract({**base, "fields": [{"name": "id", "type": "date", "min": 0}]})
     with pytest.raises(ContractError, match="bad duration"):
         parse_contract({**base, "allowed_lateness": "soon"})
 
@@ -82,7 +86,7 @@ def test_flink_sql_derives_from_the_contract():
     *functions, source, view, deduped = ddl
     # the payload is parsed once per record, by the project's function, never per field
     assert tuple(functions) == FUNCTION_DDLS and "JSON_VALUE" not in source + view
-    assert view.count("HW_JSON_FIELDS(") == 1
+    assert view.count("HW_PARSE_RECORD(") == 1
     assert "'topic' = 'pos_sales'" in source
     assert "WATERMARK FOR `event_time` AS `event_time` - INTERVAL '5' SECOND" in source
     for f in c.fields:

@@ -5,21 +5,18 @@ import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 
-import org.apache.flink.table.annotation.DataTypeHint;
-import org.apache.flink.table.functions.ScalarFunction;
 
 /**
- * HW_UTC_TIMESTAMP(text): an ISO-8601 UTC timestamp of the contracts' one form,
- * {@code YYYY-MM-DDTHH:MM:SS[.mmm]Z}, as TIMESTAMP_LTZ(3); NULL for any other text or an
- * impossible date or time (February 30th, hour 24), as Python's {@code datetime.fromisoformat}.
+ * The reader of the contracts' one timestamp form, {@code YYYY-MM-DDTHH:MM:SS[.mmm]Z} (UTC), used
+ * by the functions that read event times: null for any other text or an impossible date or time
+ * (February 30th, hour 24), as Python's {@code datetime.fromisoformat}.
  *
  * <p>A cast from a string goes through a general date-time formatter, which was a tenth of the
  * ingest job's time; this fixed form reads digit by digit.
  */
-public final class UtcTimestamp extends ScalarFunction {
+final class UtcTimestamp {
 
-    public @DataTypeHint("TIMESTAMP_LTZ(3)") Instant eval(String text) {
-        return parse(text);
+    private UtcTimestamp() {
     }
 
     /** The instant {@code text} names in the contracts' timestamp form, else null. */
