@@ -178,16 +178,16 @@ class Trino(Service):
         return Health(True, f"Trino {info['nodeVersion']['version']}, {self.settings.catalog.name} schemas: "
                             f"{', '.join(schemas)}")
 
-    def connect(self):  # -> trino.dbapi.Connection
+    def connect(self, session: dict[str, str] | None = None):  # -> trino.dbapi.Connection
         import trino
 
         t = self.settings.trino
         return trino.dbapi.connect(host=t.host, port=t.port, user=t.user, catalog=self.settings.catalog.name,
-                                   http_scheme="http")
+                                   http_scheme="http", session_properties=session or {})
 
-    def query(self, sql: str) -> list[tuple]:
-        """Run one statement and return all rows."""
-        conn = self.connect()
+    def query(self, sql: str, session: dict[str, str] | None = None) -> list[tuple]:
+        """Run one statement (with Trino session properties, if given) and return all rows."""
+        conn = self.connect(session)
         try:
             cur = conn.cursor()
             cur.execute(sql)

@@ -211,3 +211,60 @@ def test_a_run_labels_the_days_whose_horizon_it_closes(trino: Trino, bi_gold: st
     # a month back: every customer bought again within 30 days, so none churned
     assert customers > 10 and churned == 0 and unknown == 0
     assert unknown_now == customers_now > 0
+
+
+#: the equipment label computed independently, in Trino SQL, from fact_equipment_hourly: a fault starts (a
+#: fault hour after an hour without one) within the 24 hours after the row's hour; unknown (NULL) while
+#: those hours pass the last hour on record
+EQUIPMENT_LABELS = """with hours as (
+  select device_id, hour_start, fault_readings > 0 as fault from iceberg.{gold}.fact_equipment_hourly
+), starts as (
+  select cur.device_id, cur.hour_start
+  from hours cur left join hours prev
+    on prev.device_id = cur.device_id and prev.hour_start = cur.hour_start - interval '1' hour
+  where cur.fault and not coalesce(prev.fault, false)
+), bound as (select max(hour_start) as last_hour from hours)
+select f.device_id, f.hour_start, f.label_failure_next_24h,
+  case when f.hour_start + interval '24' hour > max(b.last_hour) then null else count(s.device_id) > 0 end
+from iceberg.{gold}.features_equipment f
+cross join bound b
+left join starts s on s.device_id = f.device_id and s.hour_start > f.hour_start
+  and s.hour_start <= f.hour_start + interval '24' hour
+where f.hour_start >= timestamp '{closed} 00:00:00 UTC' and f.hour_start < timestamp '{day} 00:00:00 UTC'
+group by 1, 2, 3"""
+
+
+def test_a_run_labels_the_equipment_hours_of_the_day_before(trino: Trino, bi_gold: str, frozen_day: str):
+    """The equipment label looks 24 hours ahead: a run also rebuilds the day before its window, reading the
+    window's hours, so yesterday's hours get the labels their next 24 hours decide. The frozen day's hours,
+    copied a day back into the Gold input, make that yesterday; a fault started in the first hour on record
+    of one device makes a label come out true."""
+    day = datetime.fromisoformat(frozen_day).date()
+    closed = day - timedelta(days=1)
+    fact = f"iceberg.{GOLD}.fact_equipment_hourly"
+    moved = {"hour_start": "hour_start - interval '1' day"}
+    cols = ", ".join(moved.get(c, f'"{c}"') for c in columns(trino, f"{GOLD}.fact_equipment_hourly"))
+    trino.query(f"insert into {fact} select {cols} from {fact} "
+                f"where hour_start >= timestamp '{day} 00:00:00 UTC'")
+    (first_hour, device), = trino.query(
+        f"select hour_start, min(device_id) from {fact} where hour_start = (select min(hour_start) from {fact} "
+        f"where hour_start >= timestamp '{day} 00:00:00 UTC') group by 1")
+    trino.query(f"update {fact} set fault_readings = greatest(fault_readings, 1), worst_status = 'fault' "
+                f"where device_id = '{device}' and hour_start = timestamp '{first_hour:%Y-%m-%d %H:%M:%S} UTC'")
+
+    run = gold_daily("--source-namespace", SRC, "--target-namespace", GOLD, "--start", frozen_day, "--no-catch-up",
+                     "--run-id", "test-equipment-labels", "--tables", "features_equipment")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    rows = trino.query(EQUIPMENT_LABELS.format(gold=GOLD, closed=closed, day=day))
+    copied = trino.query(f"select count(*) from {fact} where hour_start >= timestamp '{closed} 00:00:00 UTC' "
+                         f"and hour_start < timestamp '{day} 00:00:00 UTC'")[0][0]
+    assert len(rows) == copied > 0, "every hour of the day before has its row"
+    wrong = [r for r in rows if r[2] != r[3]]
+    assert not wrong, f"{len(wrong)} of {len(rows)} labels differ from the hours on record, e.g. {wrong[:3]}"
+    known = [r for r in rows if r[2] is not None]
+    assert known, "the hours whose next 24 are on record get a label"
+    assert any(r[2] for r in known if r[0] == device), f"{device}'s fault at {first_hour} labels its hours before"
+    # the frozen day's own hours: their 24 hours ahead are not on record yet
+    unknown = trino.query(f"select count(*), count(label_failure_next_24h) from iceberg.{GOLD}.features_equipment "
+                          f"where hour_start >= timestamp '{day} 00:00:00 UTC'")
+    assert unknown[0][0] > 0 and unknown[0][1] == 0

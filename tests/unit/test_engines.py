@@ -55,6 +55,11 @@ def _cases() -> list[tuple[bytes | None, bytes | None]]:
         (b"key", body + b', "notes": {"deep": [1, {"a": null}], "s": "\\"}"}}'),  # unknown fields are skipped
         (b"key", body + b', "notes": [1, {"a": }]}'),  # ... but still have to be JSON
         (b"key", b" \n" + encoded + b"\n"),  # surrounding whitespace is fine
+        # the source's event-time scan skips what comes before the field by brackets and quotes alone
+        (b"key", json.dumps({"notes": {"s": "\"}{[", "a": [1, {"b": "]"}]}, **base}).encode()),
+        (b"key", json.dumps(base, separators=(",", ":")).encode()),  # the producers' compact form
+        (b"key", b'{"note\\u0073": "x", ' + encoded[1:]),  # an escaped key before it: the parser reads it
+        (b"key", encoded.replace(b'"sold_at"', b'"sold\\u005fat"')),  # the field's own key escaped
     ]
     return records
 

@@ -140,8 +140,8 @@ public final class ParseRecord extends ScalarFunction {
                     case "double": return Double.parseDouble(raw);
                     case "boolean": return raw.equals("true");
                     case "timestamp": {
-                        Instant t = UtcTimestamp.parse(raw);
-                        return t == null ? null : TimestampData.fromInstant(t);
+                        long millis = UtcTimestamp.millis(raw);
+                        return millis == UtcTimestamp.NONE ? null : TimestampData.fromEpochMillis(millis);
                     }
                     case "date": return date(raw);
                     case "decimal":
