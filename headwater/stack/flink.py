@@ -174,9 +174,9 @@ class Flink(Service):
             "taskmanager.numberOfTaskSlots": f.taskmanager_slots,
             "taskmanager.memory.process.size": f.taskmanager_memory,
             # network buffers of 256 KiB, not 32: a mini-batch operator emits its bundle in one burst
-            # (5,000 records), during which the upstream task goes on filling buffers; with 32 KiB
-            # ones the ingest job's source was back-pressured two fifths of the time while its dedup sat
-            # idle just as long
+            # (table.exec.mini-batch.size, flink_jobs/ingest.py), during which the upstream task goes on
+            # filling buffers; with 32 KiB ones the ingest job's source was back-pressured two fifths of
+            # the time while its dedup sat idle just as long
             "taskmanager.memory.segment-size": "256kb",
             "rest.address": s.bind_host,
             "rest.bind-address": s.bind_host,
@@ -192,7 +192,7 @@ class Flink(Service):
             # managed memory is off-heap memory for RocksDB (and batch operators, Python functions): with
             # state on the heap it sat unused, 40 % of the TaskManager, while the heap held the dedup
             # state and G1's marking took a third of the machine's CPU in the streaming benchmark
-            "taskmanager.memory.managed.fraction": 0.4 if f.state_backend == "rocksdb" else 0.05,
+            "taskmanager.memory.managed.fraction": 0.4 if f.state_backend == "rocksdb" else 0.05,  # 0.4: Flink's
             # only the changed state files are uploaded per checkpoint (RocksDB)
             "execution.checkpointing.incremental": f.state_backend == "rocksdb",
             "io.tmp.dirs": str(self.home / "tmp"),
