@@ -197,7 +197,7 @@ class Flink(Service):
             "execution.checkpointing.incremental": f.state_backend == "rocksdb",
             # the throughput collector, not G1: the TaskManager's heap is mostly short-lived rows plus the
             # dedup state, and G1's concurrent marking and barriers cost more CPU than its shorter pauses
-            # are worth on a 2-core machine (streaming bench: 47k -> 55-77k Silver rows/s)
+            # are worth on a 2-core machine (README, Benchmarks: the streaming bench's runs with each)
             "env.java.opts.taskmanager": "-XX:+UseParallelGC",
             "io.tmp.dirs": str(self.home / "tmp"),
             "python.executable": str(install.venv_python(self.venv)),
