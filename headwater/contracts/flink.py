@@ -29,11 +29,14 @@ def quote(identifier: str) -> str:
 #: The project's Java functions (flink_jobs/java): the sources' event time, read from the bytes,
 #: stopping at its field (EventTime.java) ...
 EVENT_TIME = "HW_EVENT_TIME"
-#: ... and the whole contract check of a record in one pass (ParseRecord.java; see parse_spec)
+#: ... the whole contract check of a record in one pass (ParseRecord.java; see parse_spec) ...
 PARSE_RECORD = "HW_PARSE_RECORD"
+#: ... and the start of a fixed UTC window, for the Silver aggregates' grain (WindowStart.java)
+WINDOW_START = "HW_WINDOW_START"
 #: Registers the functions (the jar travels with the job: see headwater.stack.flink)
 FUNCTION_DDLS = tuple(f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {name} AS 'headwater.flink.{cls}' LANGUAGE JAVA"
-                      for name, cls in ((EVENT_TIME, "EventTime"), (PARSE_RECORD, "ParseRecord")))
+                      for name, cls in ((EVENT_TIME, "EventTime"), (PARSE_RECORD, "ParseRecord"),
+                                        (WINDOW_START, "WindowStart")))
 
 
 def event_time_expr(contract: Contract, value: str, arrival: str = "`kafka_timestamp`") -> str:

@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import yaml
 
 from headwater import PROJECT_ROOT, versions
 from headwater.settings import Settings
-from headwater.stack import install
+from headwater.stack import hadoop, install
 from headwater.stack.base import Health, Service
 from headwater.stack.errors import StackError
 from headwater.stack.proc import ManagedProcess, wait_for
@@ -35,34 +33,8 @@ def ensure_udf_jar(settings: Settings, flink_home: Path, java_home: Path) -> Pat
     They compile against the jars of the installed Flink distribution (which also carries the
     shaded Jackson they parse with), so nothing beyond the JDK is fetched.
     """
-    sources = sorted(UDF_SOURCES.rglob("*.java"))
-    flink_jars = sorted(str(j) for j in (flink_home / "lib").glob("*.jar"))
-    digest = versions.fingerprint([[str(s.relative_to(UDF_SOURCES)), s.read_text()] for s in sources]
-                                  + [Path(j).name for j in flink_jars])
-    target = settings.cache_dir / "jars" / f"headwater-udf-{digest}"
-    jar = target / "headwater-flink-udf.jar"
-    if (target / install.MARKER).exists():
-        return jar
-    javac = java_home / "bin" / "javac"
-    if not javac.exists():
-        raise StackError(f"compiling the project's Flink functions needs a JDK with javac, and {java_home} "
-                         "has none: install one, e.g. `apt-get install openjdk-17-jdk-headless`, or point "
-                         "HEADWATER_JAVA_HOMES=17=/path/to/jdk at one.")
-    with install.cache_lock(settings, "headwater-udf"):
-        if (target / install.MARKER).exists():
-            return jar
-        target.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            proc = subprocess.run([str(javac), "--release", "17", "-nowarn", "-d", tmp, "-cp", ":".join(flink_jars),
-                                   *map(str, sources)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise StackError(f"javac failed on flink_jobs/java:\n{proc.stdout}{proc.stderr}")
-            with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
-                for cls in sorted(Path(tmp).rglob("*.class")):
-                    zf.write(cls, cls.relative_to(tmp).as_posix())
-        (target / install.MARKER).touch()
-    return jar
+    return install.compile_jar(settings, "headwater-flink-udf", UDF_SOURCES,
+                               sorted((flink_home / "lib").glob("*.jar")), java_home)
 
 
 def in_process_udf_jar() -> Path:
@@ -127,15 +99,19 @@ class Flink(Service):
         self.java_home = install.find_jdk(self.settings, "flink")
         connectors = install.ensure_maven_group(self.settings, "flink")
         self.udf_jar = ensure_udf_jar(self.settings, self.flink_home, self.java_home)
-        self.lib_dir = self._lib_dir(connectors)
+        # in lib, not the job's jars: Iceberg's Hadoop IO resolves fs.file.impl in the TaskManager's
+        # own class loader as well as in the job's
+        local_fs = hadoop.local_fs_jar(self.settings, sorted(connectors.glob("*.jar")), self.java_home)
+        self.lib_dir = self._lib_dir(connectors, [local_fs])
 
-    def _lib_dir(self, connectors: Path) -> Path:
-        """The distribution's lib jars plus the connector jars, in a directory the project owns."""
-        lib = connectors.parent / f"flink-lib-{self.venv.name}-{connectors.name}"
+    def _lib_dir(self, connectors: Path, own_jars: list[Path]) -> Path:
+        """The distribution's lib jars, the connector jars and the project's own, in a directory the project owns."""
+        own = versions.fingerprint(sorted(str(j) for j in own_jars))
+        lib = connectors.parent / f"flink-lib-{self.venv.name}-{connectors.name}-{own}"
         if (lib / install.MARKER).exists():
             return lib
         lib.mkdir(parents=True, exist_ok=True)
-        for jar in [*(self.flink_home / "lib").glob("*.jar"), *connectors.glob("*.jar")]:
+        for jar in [*(self.flink_home / "lib").glob("*.jar"), *connectors.glob("*.jar"), *own_jars]:
             link = lib / jar.name
             if not link.exists():
                 link.symlink_to(jar)
@@ -199,6 +175,8 @@ class Flink(Service):
             # dedup state, and G1's concurrent marking and barriers cost more CPU than its shorter pauses
             # are worth on a 2-core machine (README, Benchmarks: the streaming bench's runs with each)
             "env.java.opts.taskmanager": "-XX:+UseParallelGC",
+            # Hadoop's file: scheme without a forked chmod per file Iceberg writes (headwater/stack/hadoop.py)
+            "flink.hadoop.fs.file.impl": hadoop.LOCAL_FS_CLASS,
             "io.tmp.dirs": str(self.home / "tmp"),
             "python.executable": str(install.venv_python(self.venv)),
             "web.cancel.enable": True,

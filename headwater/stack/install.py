@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -205,6 +206,42 @@ def _pom(name: str, coords: list[str], transitive: bool, target: Path) -> str:
   <packaging>pom</packaging>
   <dependencies>{deps}</dependencies>{plugin}
 </project>"""
+
+
+def compile_jar(settings: Settings, name: str, sources: Path, classpath: list[Path], java_home: Path) -> Path:
+    """Compile the Java sources under ``sources`` into ``<cache>/jars/<name>-<hash>/<name>.jar``.
+
+    The hash covers the sources and the names of the class path's jars, so an edited source or a
+    bumped dependency compiles anew and a rerun finds the jar made.
+    """
+    files = sorted(sources.rglob("*.java"))
+    digest = versions.fingerprint([[str(f.relative_to(sources)), f.read_text()] for f in files]
+                                  + sorted(j.name for j in classpath))
+    target = settings.cache_dir / "jars" / f"{name}-{digest}"
+    jar = target / f"{name}.jar"
+    if (target / MARKER).exists():
+        return jar
+    javac = java_home / "bin" / "javac"
+    if not javac.exists():
+        raise StackError(f"compiling {sources} needs a JDK with javac, and {java_home} has none: install one, "
+                         "e.g. `apt-get install openjdk-17-jdk-headless`, or point "
+                         "HEADWATER_JAVA_HOMES=17=/path/to/jdk at one.")
+    with cache_lock(settings, name):
+        if (target / MARKER).exists():
+            return jar
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = subprocess.run([str(javac), "--release", "17", "-nowarn", "-d", tmp,
+                                   "-cp", os.pathsep.join(map(str, sorted(classpath))), *map(str, files)],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise StackError(f"javac failed on {sources}:\n{proc.stdout}{proc.stderr}")
+            with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+                for cls in sorted(Path(tmp).rglob("*.class")):
+                    zf.write(cls, cls.relative_to(tmp).as_posix())
+        (target / MARKER).touch()
+    return jar
 
 
 def ensure_maven_group(settings: Settings, group: str) -> Path:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from headwater import PROJECT_ROOT, versions
-from headwater.stack import install
+from headwater.stack import hadoop, install
 from headwater.stack.base import Health, Service
 from headwater.stack.errors import StackError
 from headwater.stack.proc import ManagedProcess
@@ -45,12 +45,14 @@ class Spark(Service):
         self.venv = install.ensure_venv(self.settings, "spark")
         self.jars = install.ensure_maven_group(self.settings, "spark")
         self.java_home = install.find_jdk(self.settings, "spark")
+        spark_jars = sorted((install.site_packages(self.venv) / "pyspark" / "jars").glob("*.jar"))
+        self.local_fs_jar = hadoop.local_fs_jar(self.settings, spark_jars, self.java_home)
         if self.settings.spark.class_data_sharing:
             self.ensure_class_archive()
 
     def class_archive(self) -> Path:
         """Where the driver's class archive for this environment, JDK and jar set lives (in the cache)."""
-        jars = sorted((j.name, j.stat().st_size) for j in self.jars.glob("*.jar"))
+        jars = sorted((j.name, j.stat().st_size) for j in self.driver_jars(local=True))
         key = versions.fingerprint([str(self.venv), str(self.java_home), jars])
         return self.settings.cache_dir / "spark-classes" / f"driver-{key}.jsa"
 
@@ -85,6 +87,11 @@ class Spark(Service):
     def start(self) -> None:
         """Nothing to start: jobs launch their own local Spark."""
 
+    def driver_jars(self, local: bool) -> list[Path]:
+        """The jars added to the driver's class path: Iceberg's and, for a local master, the file system's."""
+        jars = sorted(self.jars.glob("*.jar"))
+        return [*jars, self.local_fs_jar] if local else jars
+
     def conf(self, master: str | None = None) -> dict[str, str]:
         """Spark properties: the Iceberg catalog (named as everywhere else), time zone, local binding.
 
@@ -105,11 +112,16 @@ class Spark(Service):
             cat: "org.apache.iceberg.spark.SparkCatalog",
             "spark.sql.defaultCatalog": s.catalog.name,
         }
-        jars = sorted(self.jars.glob("*.jar"))
+        local = master.startswith("local")
+        jars = self.driver_jars(local)
         # on the driver's class path, not only spark.jars' class loader: the class archive covers
         # classes of the application class path only (a local master's executors share that JVM)
         conf["spark.driver.extraClassPath"] = os.pathsep.join(map(str, jars))
-        if not master.startswith("local"):
+        if local:
+            # Hadoop's file: scheme without a forked chmod per file written (headwater/stack/hadoop.py);
+            # a cluster's executors keep Hadoop's own
+            conf["spark.hadoop.fs.file.impl"] = hadoop.LOCAL_FS_CLASS
+        else:
             conf["spark.jars"] = ",".join(map(str, jars))  # shipped to a cluster's executors
         for key, value in s.iceberg_catalog_properties().items():
             conf[f"{cat}.{key}"] = value
@@ -170,7 +182,11 @@ class Spark(Service):
         (self.settings.run_dir / "spark").mkdir(parents=True, exist_ok=True)
         (self.settings.run_dir / "spark" / "last-run.json").write_text(json.dumps(record))
         if proc.returncode != 0:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+            # a captured job's output holds its Python traceback (Spark's log holds the JVM's side)
+            out = (proc.stdout or "").splitlines() if capture else []
+            tb = [i for i, line in enumerate(out) if line.startswith("Traceback")]
+            lines = out[tb[-1]:tb[-1] + 40] if tb else log.read_text(errors="replace").splitlines()[-40:]
+            tail = "\n".join(lines)
             raise StackError(f"Spark job {script.name} failed (exit {proc.returncode}); log {log}:\n{tail}")
         return proc
 

@@ -1,4 +1,5 @@
 -- grain: one row per (device_id, window_start); {source} is the deduplicated, on-time-or-late equipment_metrics
+-- hw_window_start: the 1-minute UTC window holding the event (flink_jobs/java/headwater/flink/WindowStart.java)
 select
   device_id,
   window_start,
@@ -12,7 +13,7 @@ select
   max(vibration_mm_s) as vibration_max_mm_s,
   max(case when status <> 'ok' then 1 else 0 end) = 1 or max(vibration_mm_s) > 6 as anomaly
 from (
-  select *, cast(floor(cast(read_at as timestamp(3)) to minute) as timestamp_ltz(3)) as window_start
+  select *, hw_window_start(read_at, 1) as window_start
   from {source}
 )
 group by device_id, window_start

@@ -1,5 +1,6 @@
 -- grain: one row per (store_id, product_id, window_start); {source} is the deduplicated, on-time-or-late
 -- inventory_updates (late ones included up to the contract's 48 hours)
+-- hw_window_start: the hourly UTC window holding the event (flink_jobs/java/headwater/flink/WindowStart.java)
 select
   store_id,
   product_id,
@@ -11,7 +12,7 @@ select
   max(case when update_type = 'count' then quantity end) as max_counted_units,
   count(*) as updates
 from (
-  select *, cast(floor(cast(counted_at as timestamp(3)) to hour) as timestamp_ltz(3)) as window_start
+  select *, hw_window_start(counted_at, 60) as window_start
   from {source}
 )
 group by store_id, product_id, window_start

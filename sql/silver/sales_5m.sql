@@ -1,4 +1,5 @@
 -- grain: one row per (store_id, window_start); {source} is the deduplicated, on-time-or-late pos_sales
+-- hw_window_start: the 5-minute UTC window holding the event (flink_jobs/java/headwater/flink/WindowStart.java)
 select
   store_id,
   window_start,
@@ -10,8 +11,7 @@ select
 from (
   select
     *,
-    cast(timestampadd(minute, -mod(extract(minute from cast(sold_at as timestamp(3))), 5),
-                      floor(cast(sold_at as timestamp(3)) to minute)) as timestamp_ltz(3)) as window_start
+    hw_window_start(sold_at, 5) as window_start
   from {source}
 )
 group by store_id, window_start

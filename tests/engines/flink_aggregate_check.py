@@ -11,7 +11,8 @@ from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from headwater.contracts import load_contract
 from headwater.contracts.aggregates import aggregates
-from headwater.contracts.flink import flink_type
+from headwater.contracts.flink import FUNCTION_DDLS, flink_type
+from headwater.stack.flink import in_process_udf_jar
 
 
 def _literal(value, typ: str) -> str:
@@ -29,6 +30,9 @@ def main() -> None:
     tenv = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
     tenv.get_config().set("table.local-time-zone", "UTC")
     tenv.get_config().set("parallelism.default", "1")
+    tenv.get_config().set("pipeline.jars", in_process_udf_jar().as_uri())
+    for ddl in FUNCTION_DDLS:
+        tenv.execute_sql(ddl)
     types = [flink_type(f) for f in contract.fields]
     rows = ", ".join("(" + ", ".join(_literal(r.get(f.name), t) for f, t in zip(contract.fields, types, strict=True))
                      + ")" for r in request["rows"])

@@ -59,3 +59,11 @@ def test_compaction_and_expiry_beside_the_running_job(stack, trino, count_rows):
     after = send_pos_sales(stack, count=500, seed=708)
     wait_until_equal(lambda: trino.query(silver_counts_sql(after.event_ids))[0], (len(after.event_ids),) * 2,
                      CATCH_UP_S, "the job keeps committing after maintenance")
+    # Spark compacted the table and Flink appended to it since, both through the project's Hadoop file
+    # system (headwater/stack/hadoop.py): Hadoop's own writes a .crc side file beside every file and
+    # forks a chmod for each
+    written = [Path(urlparse(path).path) for (path,) in trino.query(
+        'select file_path from iceberg.silver."pos_sales$files" union all '
+        'select path from iceberg.silver."pos_sales$manifests"')]
+    assert len(written) >= 2 and all(p.exists() for p in written), written
+    assert not [p for p in written if (p.parent / f".{p.name}.crc").exists()], "Hadoop's checksum file system wrote"

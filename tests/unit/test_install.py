@@ -55,16 +55,21 @@ def _spark(tmp_path, env: dict[str, str]):
     spark.jars.mkdir(exist_ok=True)
     for name in ("iceberg-spark-runtime.jar", "postgresql.jar"):
         (spark.jars / name).write_bytes(b"jar")
+    spark.local_fs_jar = tmp_path / "headwater-hadoop-fs.jar"
+    spark.local_fs_jar.write_bytes(b"jar")
     return spark
 
 
 def test_spark_jars_go_on_the_driver_class_path_and_to_a_cluster(tmp_path):
     local = _spark(tmp_path, {}).conf()
-    assert local["spark.driver.extraClassPath"].split(":") == [
-        str(tmp_path / "jars" / "iceberg-spark-runtime.jar"), str(tmp_path / "jars" / "postgresql.jar")]
+    engine_jars = [str(tmp_path / "jars" / "iceberg-spark-runtime.jar"), str(tmp_path / "jars" / "postgresql.jar")]
+    assert local["spark.driver.extraClassPath"].split(":") == [*engine_jars, str(tmp_path / "headwater-hadoop-fs.jar")]
+    assert local["spark.hadoop.fs.file.impl"] == "headwater.hadoop.PosixLocalFileSystem"
     assert "spark.jars" not in local  # one JVM: the class path serves the local executors too
     cluster = _spark(tmp_path, {"HEADWATER_SPARK__MASTER": "spark://master:7077"}).conf()
-    assert cluster["spark.jars"].split(",") == local["spark.driver.extraClassPath"].split(":")
+    # a cluster's executors keep Hadoop's own file system: the project's jar is local-only
+    assert cluster["spark.jars"].split(",") == engine_jars
+    assert "spark.hadoop.fs.file.impl" not in cluster
 
 
 def test_the_class_archive_is_named_after_what_it_holds(tmp_path):

@@ -61,6 +61,7 @@ def test_cluster_profile_with_endpoints():
     ({"HEADWATER_FLINK__PARALLELISM": "many"}, "flink.parallelism='many' is not a valid int"),
     ({"HEADWATER_CONFIG": "/nonexistent/headwater.yaml"}, "does not exist"),
     ({"HEADWATER_SPARK__JIT": "fast"}, "spark.jit='fast': choose one of full, quick"),
+    ({"HEADWATER_FLINK__STATE_BACKEND": "heap"}, "flink.state_backend='heap': choose one of rocksdb, hashmap"),
 ])
 def test_bad_settings_say_what_is_wrong(env, message):
     with pytest.raises(SettingsError, match=message):
