@@ -92,9 +92,8 @@ class FlinkSettings:
     parallelism: int = 1
     checkpoint_interval_s: int = 10
     #: rocksdb (state on local disk, incremental checkpoints) or hashmap (state on the heap, every
-    #: checkpoint a full copy). RocksDB keeps the streaming bench steady as the dedup state grows
-    #: (README, Benchmarks); on the heap, 4 million keys left the TaskManager collecting garbage
-    #: most of the time and Silver ten seconds further behind
+    #: checkpoint a full copy). RocksDB keeps the streaming bench's rate steady as the dedup state
+    #: grows; on the heap it collapsed once the state filled the heap (README, Benchmarks)
     state_backend: str = "rocksdb"
     #: Checkpoint and savepoint storage; empty in the local profile means under the run dir.
     checkpoint_dir: str = ""

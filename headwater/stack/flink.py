@@ -171,9 +171,9 @@ class Flink(Service):
             "taskmanager.memory.managed.fraction": 0.4 if f.state_backend == "rocksdb" else 0.05,  # 0.4: Flink's
             # only the changed state files are uploaded per checkpoint (RocksDB)
             "execution.checkpointing.incremental": f.state_backend == "rocksdb",
-            # the throughput collector, not G1: the TaskManager's heap is mostly short-lived rows plus the
-            # dedup state, and G1's concurrent marking and barriers cost more CPU than its shorter pauses
-            # are worth on a 2-core machine (README, Benchmarks: the streaming bench's runs with each)
+            # the throughput collector, not G1: the TaskManager's heap is mostly short-lived rows (plus the
+            # dedup state with the hashmap backend), and G1's concurrent marking and barriers cost more CPU
+            # than its shorter pauses are worth on a 2-core machine (README, Benchmarks: the bench's runs)
             "env.java.opts.taskmanager": "-XX:+UseParallelGC",
             # Hadoop's file: scheme without a forked chmod per file Iceberg writes (headwater/stack/hadoop.py)
             "flink.hadoop.fs.file.impl": hadoop.LOCAL_FS_CLASS,

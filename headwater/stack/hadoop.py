@@ -27,5 +27,5 @@ def local_fs_jar(settings: Settings, engine_jars: list[Path], java_home: Path) -
     if not api:
         raise StackError("no hadoop-client-api jar among the engine's jars "
                          f"({', '.join(sorted(j.name for j in engine_jars)) or 'none'}): "
-                         "check the engine's [maven] group in headwater/versions.toml")
+                         "check the engine's distribution and its [maven] group in versions.toml")
     return install.compile_jar(settings, "headwater-hadoop-fs", SOURCES, api, java_home)
