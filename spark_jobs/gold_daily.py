@@ -10,12 +10,13 @@ aggregates, features) and writes it to Iceberg (format v2, created when absent).
 - Dimensions are small: rebuilt from every landed snapshot and overwritten whole. SCD Type 2
   history is complete whatever the window, so a backfill joins to the right versions.
 - Facts, aggregates and features are overwritten for the days of the window only (``as_of``
-  tables: for the window's last day), so a rerun of one window gives identical contents and
-  leaves other days alone. ``--full`` rebuilds every day found in Silver.
+  tables: a snapshot per day of the window, as the daily runs of those days leave them), so a rerun
+  of one window gives identical contents and leaves other days alone. ``--full`` rebuilds every
+  day found in Silver.
 
 Incremental by default (catch-up): ``<target>.gold_source_snapshots`` records, per Gold table and
 Silver source, the Iceberg snapshot the table was last built from. A run reads only the rows each
-source gained since then (an incremental read of the appended files; see :func:`new_rows_days` for
+source gained since then (an incremental read of the appended files; see :func:`new_rows` for
 the CDC tables and expired snapshots), and moves the window's start back to the earliest UTC day
 they fall on, so days touched by late data are rebuilt like the window's own. The state is written
 after every chosen table was published; ``--no-catch-up`` neither reads nor writes it. The state also
@@ -34,11 +35,12 @@ contents, the job exits non-zero and nothing downstream of it runs.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -133,8 +135,13 @@ class Run:
                                        f"and {column} < timestamp'{end_next} 00:00:00'")
 
     def as_of(self) -> str | None:
-        """The snapshot rows of the window's last day in an ``as_of_date`` table (None on ``--full``)."""
-        return None if self.full else f"as_of_date = date'{self.end}'"
+        """The snapshot rows of the window's days in an ``as_of_date`` table (None on ``--full``)."""
+        return self.days("as_of_date")
+
+    def each_day(self) -> list[Run]:
+        """A one-day run for every day of the window, first to last."""
+        return [replace(self, start=self.start + timedelta(days=i), end=self.start + timedelta(days=i))
+                for i in range((self.end - self.start).days + 1)]
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,16 @@ class GoldTable:
     uses: tuple[str, ...] = ()
     #: inputs that are not tables: ``landing/<dataset>`` (its landed master-data files), ``calendar``
     masters: tuple[str, ...] = ()
+    #: rows to merge instead of rebuilding the window's days, from the rows each of ``reads`` gained
+    #: since the table's last build (None: none): the table's columns and ``_op``, one of
+    #: :data:`MERGE_OPS`. See :func:`merge_reason` for when.
+    delta: Callable[[Run, Mapping[str, DataFrame | None]], DataFrame] | None = None
+    #: the columns that identify a row, for ``delta``
+    key: tuple[str, ...] = ()
+    #: the date column a merge's rows are dated by: it touches the window's days only
+    day_column: str = ""
+    #: sources whose new rows ``delta`` inserts as new rows: it needs exactly those (see :func:`new_rows_of`)
+    inserts: tuple[str, ...] = ()
 
 
 def _scd2(dataset: str, key: str, tracked: Sequence[str], sk: str) -> Callable[[Run], DataFrame]:
@@ -172,6 +189,34 @@ def _fact_sales(run: Run) -> DataFrame:
     items = run.silver("online_order_items").join(orders.select("order_id"), "order_id", "left_semi")
     return facts.fact_sales(run.silver_days("pos_sales", "sold_at"), orders, items, run.gold("dim_product"),
                             run.gold("dim_store"), run.gold("dim_customer"))
+
+
+#: what a delta row does: ``insert`` a new row (its key must be new: a key already there is the
+#: duplicate a rebuild would write twice, which the grain check then reports), ``upsert`` the row of
+#: its key, ``delete`` the row of its key
+MERGE_OPS = ("insert", "upsert", "delete")
+
+
+def _fact_sales_delta(run: Run, new: Mapping[str, DataFrame | None]) -> DataFrame:
+    """fact_sales rows to merge: the lines of the new till rows (inserts), every line of each online order
+    that changed (upserts), and the lines such an order no longer has, or all if no longer delivered (deletes)."""
+    def rows(source: str) -> DataFrame:
+        df = new.get(source)
+        return run.silver(source).where(F.lit(False)) if df is None else df
+
+    changed = rows("online_orders").select("order_id").unionByName(
+        rows("online_order_items").select("order_id")).distinct()
+    # every version and line of a changed order, as of the run's snapshot: its lines are rebuilt whole
+    orders = run.silver("online_orders").join(changed, "order_id", "left_semi")
+    items = run.silver("online_order_items").join(changed, "order_id", "left_semi")
+    in_window = F.col("sale_date").between(F.lit(run.start), F.lit(run.end))
+    lines = facts.fact_sales(rows("pos_sales"), orders, items, run.gold("dim_product"), run.gold("dim_store"),
+                             run.gold("dim_customer")).where(in_window)
+    op = F.when(F.col("channel") == facts.STORE_CHANNEL, "insert").otherwise("upsert")
+    gone = (run.gold("fact_sales").where(in_window & (F.col("channel") != facts.STORE_CHANNEL))
+            .join(changed.withColumnRenamed("order_id", "sale_id"), "sale_id", "left_semi")
+            .join(lines.select("sale_line_id"), "sale_line_id", "left_anti"))
+    return lines.withColumn("_op", op).unionByName(gone.withColumn("_op", F.lit("delete")))
 
 
 def _sales_window(run: Run, before: int = 0, after: int = 0, table: str = "fact_sales") -> DataFrame:
@@ -237,6 +282,17 @@ def _churn_day(run: Run) -> str:
     return f"obs_date = date'{run.start}'"
 
 
+def _each_day(build_day: Callable[[Run], DataFrame]) -> Callable[[Run], DataFrame]:
+    """An ``as_of`` table's build for every day of the window: the snapshot each day's own run builds.
+
+    A daily schedule leaves one snapshot per day, so a wider window (catch-up over late data, a
+    backfill, ``--full``) rebuilds each of its days the same way, never only the last one.
+    """
+    def build(run: Run) -> DataFrame:
+        return functools.reduce(DataFrame.unionByName, [build_day(day) for day in run.each_day()])
+    return build
+
+
 def _features_churn(run: Run) -> DataFrame:
     sales = _sales_window(run, before=CHURN_HISTORY_DAYS, after=CHURN_HORIZON_DAYS, table="customer_sales_daily")
     days = [run.start + timedelta(days=i) for i in range((run.end - run.start).days + 1)]
@@ -275,8 +331,10 @@ TABLES: tuple[GoldTable, ...] = (
               masters=("landing/campaigns",)),
     GoldTable("dim_weather", "dimension", lambda r: dimensions.dim_weather(r.landing_files("weather")),
               masters=("landing/weather",)),
+    # new till lines and changed orders are merged into their days, not the days rebuilt (see merge_reason)
     GoldTable("fact_sales", "fact", _fact_sales, lambda r: r.days("sale_date"), _day("sale_date"),
-              reads=SALES_SOURCES, uses=("dim_product", "dim_store", "dim_customer")),
+              reads=SALES_SOURCES, uses=("dim_product", "dim_store", "dim_customer"), delta=_fact_sales_delta,
+              key=("sale_line_id",), day_column="sale_date", inserts=("pos_sales",)),
     # late inventory updates (up to 48 h) are picked up by catch-up: the window reaches back over their days
     GoldTable("fact_inventory_daily", "fact",
               lambda r: facts.fact_inventory_daily(r.silver_days("inventory_updates", "counted_at")),
@@ -303,21 +361,21 @@ TABLES: tuple[GoldTable, ...] = (
     # the customer tables below read this per-day partial, not every sale line of their history
     GoldTable("customer_sales_daily", "aggregate", lambda r: aggregates.customer_sales_daily(_sales_window(r)),
               lambda r: r.days("sale_date"), _day("sale_date"), upstream=("fact_sales",)),
-    # as_of tables replace the window's last day only, rebuilt from all history: nothing to catch up
+    # as_of tables: a snapshot per day of the window, each rebuilt from all history up to its day
     GoldTable("campaign_effectiveness", "aggregate",
-              lambda r: aggregates.campaign_effectiveness(
-                  r.gold("fact_sales").where(F.col("sale_date") <= F.lit(r.end)), r.gold("dim_campaign"), r.end),
+              _each_day(lambda r: aggregates.campaign_effectiveness(
+                  r.gold("fact_sales").where(F.col("sale_date") <= F.lit(r.end)), r.gold("dim_campaign"), r.end)),
               lambda r: r.as_of(), _day("as_of_date"), uses=("fact_sales", "dim_campaign")),
     GoldTable("customer_segments", "aggregate",
-              lambda r: aggregates.customer_segments(
-                  _sales_window(r, before=aggregates.RFM_LOOKBACK_DAYS, table="customer_sales_daily"), r.end),
+              _each_day(lambda r: aggregates.customer_segments(
+                  _sales_window(r, before=aggregates.RFM_LOOKBACK_DAYS, table="customer_sales_daily"), r.end)),
               lambda r: r.as_of(), _day("as_of_date"), uses=("customer_sales_daily",)),
     GoldTable("customer_profiles", "aggregate",
-              lambda r: aggregates.customer_profiles(
+              _each_day(lambda r: aggregates.customer_profiles(
                   r.gold("customer_sales_daily").where(F.col("sale_date") <= F.lit(r.end)),
                   r.gold("fact_feedback").where(F.col("review_date") <= F.lit(r.end)),
                   r.gold("fact_web_sessions").where(F.col("session_date") <= F.lit(r.end)),
-                  r.gold("dim_customer"), r.end),
+                  r.gold("dim_customer"), r.end)),
               lambda r: r.as_of(), _day("as_of_date"),
               uses=("customer_sales_daily", "fact_feedback", "fact_web_sessions", "dim_customer")),
     GoldTable("features_demand", "feature",
@@ -334,7 +392,7 @@ TABLES: tuple[GoldTable, ...] = (
               _replaces_with_closed(_churn_days, _churn_day, CHURN_HORIZON_DAYS),
               _day("obs_date"), upstream=("customer_sales_daily",)),
     GoldTable("features_interactions", "feature",
-              _with_closed_horizon(_features_interactions, features.INTERACTIONS_HORIZON_DAYS),
+              _with_closed_horizon(_each_day(_features_interactions), features.INTERACTIONS_HORIZON_DAYS),
               _replaces_with_closed(Run.as_of, Run.as_of, features.INTERACTIONS_HORIZON_DAYS),
               _day("as_of_date"), uses=("fact_sales", "clickstream")),
 )
@@ -444,14 +502,48 @@ def publish(run: Run, spec: GoldTable, df: DataFrame) -> None:
     df.writeTo(table).overwrite(F.lit(True) if predicate is None else F.expr(predicate))
 
 
-def build_table(run: Run, spec: GoldTable, results: list[CheckResult]) -> int:
-    """Build one table, audit it, publish it; return its row count. Its check results are added to ``results``."""
+def merge(run: Run, spec: GoldTable, rows: DataFrame) -> None:
+    """Merge delta ``rows`` (see :attr:`GoldTable.delta`) into the window's days of the table, in one commit."""
+    view = f"_merge_{spec.name}"
+    rows.createOrReplaceTempView(view)
+    on = " and ".join(f"t.{k} = s.{k}" for k in spec.key)
+    # the window bound prunes the files the merge reads to its days; an insert whose key is there already
+    # is left out, but the checks (merged_window) have reported it before
+    run.spark.sql(f"merge into {run.target}.{spec.name} t using {view} s "
+                  f"on {on} and t.{spec.day_column} between date'{run.start}' and date'{run.end}' "
+                  "when matched and s._op = 'delete' then delete "
+                  "when matched and s._op = 'upsert' then update set * "
+                  "when not matched and s._op <> 'delete' then insert *")
+
+
+def merged_window(run: Run, spec: GoldTable, rows: DataFrame) -> DataFrame:
+    """The window's days of the table as a merge of delta ``rows`` leaves them: what its checks audit
+    (inserts are added, so an insert whose key is there already shows as a duplicate)."""
+    days = F.col(spec.day_column).between(F.lit(run.start), F.lit(run.end))
+    replaced = rows.where(F.col("_op") != "insert").select(*spec.key)
+    kept = run.gold(spec.name).where(days).join(replaced, list(spec.key), "left_anti")
+    return kept.unionByName(rows.where(F.col("_op") != "delete").drop("_op"))
+
+
+def build_table(run: Run, spec: GoldTable, results: list[CheckResult],
+                new: Mapping[str, DataFrame | None] | None = None) -> int:
+    """Build one table, audit it, publish it; return its row count. Its check results are added to ``results``.
+
+    ``new``: the rows each source gained since the table's last build: merge the table's ``delta`` of
+    them into the window's days (the count is of the rows merged in) instead of rebuilding those days.
+    """
     began = time.monotonic()
-    candidate = spec.build(run).persist()  # counted, checked and written: computed once
+    # counted, checked and written: computed once (a delta is materialised whole: a MERGE cannot plan
+    # a source that still reads a Silver table through a view)
+    candidate = spec.build(run).persist() if new is None else spec.delta(run, new).localCheckpoint()
     try:
         view = f"_candidate_{spec.name}"
-        candidate.createOrReplaceTempView(view)
-        rows = candidate.count()
+        if new is None:
+            candidate.createOrReplaceTempView(view)
+            rows = candidate.count()
+        else:
+            merged_window(run, spec, candidate).createOrReplaceTempView(view)
+            rows = candidate.where(F.col("_op") != "delete").count()
         built = time.monotonic()
         checks = run_checks(run, spec.name, view)
         results.extend(checks)
@@ -463,12 +555,16 @@ def build_table(run: Run, spec: GoldTable, results: list[CheckResult]) -> int:
             raise QualityGateError(f"quality gate failed for {run.target}.{spec.name} at check "
                                    f"{failed[0].check!r} (run {run.run_id}): "
                                    + "; ".join(r.describe() for r in failed))
-        publish(run, spec, candidate)
+        if new is None:
+            publish(run, spec, candidate)
+        else:
+            merge(run, spec, candidate)
         print(f"  built in {built - began:.1f}s, checked in {checked - built:.1f}s, "
               f"written in {time.monotonic() - checked:.1f}s", flush=True)
         return rows
     finally:
-        candidate.unpersist()
+        if new is None:
+            candidate.unpersist()
 
 
 # -- incremental catch-up ----------------------------------------------------------------------
@@ -634,8 +730,9 @@ def operations_between(run: Run, table: str, start: int | None, end: int | None)
     return ops
 
 
-def new_rows_days(run: Run, source: Source, start: Snap, end: Snap) -> tuple[list[date], str]:
-    """The UTC days of the rows ``source`` gained after snapshot ``start`` up to ``end``, and how they were found.
+def new_rows(run: Run, source: Source, start: Snap, end: Snap) -> tuple[DataFrame | None, str, bool]:
+    """The rows ``source`` gained after snapshot ``start`` up to ``end`` (None: none), how they were found, and
+    whether they are exactly those rows (False: a superset, found by ``ingested_at`` as described below).
 
     - Append-only tables (Kafka streams): an Iceberg incremental read of the files appended between
       the two snapshots. Compactions (``replace``) add no rows and are skipped by that read.
@@ -649,7 +746,7 @@ def new_rows_days(run: Run, source: Source, start: Snap, end: Snap) -> tuple[lis
       snapshots other than appends and compactions in between: the same ``ingested_at`` rule.
     """
     if start.id == end.id:
-        return [], "unchanged"
+        return None, "unchanged", True
     rows = None
     if source.upsert:
         why = "CDC upserts commit as overwrites, not appends"
@@ -660,7 +757,7 @@ def new_rows_days(run: Run, source: Source, start: Snap, end: Snap) -> tuple[lis
         elif set(ops) - APPEND_ONLY:
             why = f"{sorted(set(ops) - APPEND_ONLY)} snapshots since {start.describe()}, not only appends"
         elif "append" not in ops:
-            return [], f"no appends since {start.describe()} (compaction only)"
+            return None, f"no appends since {start.describe()} (compaction only)", True
         else:
             # no recorded snapshot: the table was empty then, every row up to ``end`` is new
             rows = (run.spark.sql(f"select * from {run.qualified(source.table)} version as of {end.id}")
@@ -674,10 +771,18 @@ def new_rows_days(run: Run, source: Source, start: Snap, end: Snap) -> tuple[lis
             since = start.committed_us - INGEST_MARGIN // timedelta(microseconds=1)
             rows = rows.where(F.col("ingested_at") > F.timestamp_micros(F.lit(since)))
             why += f": rows ingested after {_utc(since):%Y-%m-%d %H:%M:%S}"
+        return rows, why, False
+    return rows, why, True
+
+
+def changed_days(run: Run, source: Source, rows: DataFrame | None) -> list[date]:
+    """The UTC days the new ``rows`` of ``source`` fall on (an order line: its order's day)."""
+    if rows is None:
+        return []
     if source.via:
         rows = run.spark.table(run.qualified(source.via)).join(rows.select(source.key).distinct(), source.key,
                                                                "left_semi")
-    return incremental.changed_days(rows, source.time_column), why
+    return incremental.changed_days(rows, source.time_column)
 
 
 def plan_sources(run: Run, chosen: Sequence[GoldTable], state: State) -> dict[tuple[str, str], Snap]:
@@ -714,9 +819,18 @@ def plan_sources(run: Run, chosen: Sequence[GoldTable], state: State) -> dict[tu
     return ends
 
 
-def catch_up(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tuple[str, str], Snap]) -> None:
-    """Move the window's start back to the earliest day new Silver rows fall on since each table's last build."""
+#: the new rows of a Silver source between two snapshots: (source, from id, to id) -> rows (None: none) and
+#: whether they are exactly the new rows (see :func:`new_rows`)
+NewRows = dict[tuple[str, int | None, int | None], tuple[DataFrame | None, bool]]
+
+
+def catch_up(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tuple[str, str], Snap]) -> NewRows:
+    """Move the window's start back to the earliest day new Silver rows fall on since each table's last build.
+
+    Returns the new rows found, for the tables that merge them instead of rebuilding days (:func:`build_table`).
+    """
     found: dict[tuple[str, int | None, int | None], list[date]] = {}
+    rows: NewRows = {}
     for spec in chosen:
         unrecorded = []
         for source in sources_of(spec):
@@ -728,7 +842,9 @@ def catch_up(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tup
                 continue
             key = (source, start.id, end.id)
             if key not in found:
-                found[key], why = new_rows_days(run, SOURCES[source], start, end)
+                new, why, exact = new_rows(run, SOURCES[source], start, end)
+                rows[key] = new, exact
+                found[key] = changed_days(run, SOURCES[source], new)
                 print(f"catch-up {run.source}.{source} up to {end.describe()}: {why}; changed days "
                       f"{', '.join(map(str, found[key])) or 'none'}", flush=True)
         if unrecorded:
@@ -742,6 +858,7 @@ def catch_up(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tup
         print(f"catch-up: changed days after the window ({', '.join(map(str, wide.later))}) are left to the "
               "runs whose window holds them", flush=True)
     run.start = wide.start
+    return rows
 
 
 def record_state(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tuple[str, str], Snap],
@@ -789,6 +906,51 @@ def rebuild_reason(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str
     windowed = spec.layer != "dimension"
     return reuse.rebuild_reason(current, recorded, state.last.get(spec.name), reuse.Window(run.start, run.end),
                                 windowed)
+
+
+def merge_reason(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, str], Snap]) -> str | None:
+    """Why an incremental run rebuilds the window's days of a table with a ``delta``, or None to merge instead.
+
+    A merge adds what the table's sources gained since its last build to what that build wrote, so it
+    needs that build to have covered the same last day (the days after it hold rows it skipped) and
+    every other input (the dimensions' landed files) to be as it was then: a new dimension version
+    may change rows the merge would not touch.
+    """
+    last = state.last.get(spec.name)
+    if last is None or last.end != run.end:
+        return f"its last build ended on {last.end if last else 'no day'}, not {run.end}"
+    for name in inputs_of(spec):
+        recorded = state.snaps.get((spec.name, state_name(run, name)))
+        if recorded is None:
+            return f"nothing recorded for {name}"
+        current = ends.get((spec.name, name))
+        # a source it reads: its new rows are what the delta merges
+        if name not in spec.reads and (current is None or current.id != recorded.id):
+            return f"new input in {name}"
+    return None
+
+
+def new_rows_of(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, str], Snap],
+                found: NewRows) -> tuple[dict[str, DataFrame | None], str | None]:
+    """Per source the table reads, the rows it gained since the table's last build (catch-up found most),
+    and why they cannot be merged (None: they can).
+
+    A merge inserts an append-only source's new rows as new rows, so it needs exactly those: a superset
+    (a recorded snapshot expired by maintenance) would insert rows already there. A CDC mirror's changed
+    keys are replaced whole, so a superset of them only costs time.
+    """
+    out: dict[str, DataFrame | None] = {}
+    why = None
+    for source in spec.reads:
+        start, end = state.snaps[(spec.name, state_name(run, source))], ends[(spec.name, source)]
+        key = (source, start.id, end.id)
+        if key not in found:
+            rows, _, exact = new_rows(run, SOURCES[source], start, end)
+            found[key] = rows, exact
+        out[source], exact = found[key]
+        if not exact and source in spec.inserts:
+            why = f"the new rows of {source} are not known exactly"
+    return out, why
 
 
 def first_source_day(run: Run) -> date:
@@ -848,10 +1010,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # catch-up state: read unless told not to; a full rebuild needs no catch-up but records where it read
     state = State({}, {}) if args.no_catch_up else load_state(run)
     ends = {} if args.no_catch_up else plan_sources(run, chosen, state)
+    found: NewRows = {}
     if run.full:
         run.start = first_source_day(run)
     elif not args.no_catch_up:
-        catch_up(run, chosen, state, ends)
+        found = catch_up(run, chosen, state, ends)
     print(f"gold_daily run {run_id}: {run.source} -> {run.target}, days {run.start}..{run.end}"
           f"{' (full rebuild)' if run.full else ''}{' (no catch-up)' if args.no_catch_up else ''}; planned in "
           f"{time.monotonic() - planning:.1f}s", flush=True)
@@ -872,7 +1035,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{run.target}.{spec.name}: kept as built by the run of {last.start}..{last.end}, its "
                           f"inputs are unchanged ({time.monotonic() - began:.1f}s)", flush=True)
                     continue
+                no_merge = None
+                if spec.delta is not None:
+                    new, no_merge = {}, merge_reason(run, spec, state, ends)
+                    if no_merge is None:
+                        new, no_merge = new_rows_of(run, spec, state, ends, found)
+                    if no_merge is None:
+                        print(f"{run.target}.{spec.name}: merging the new rows of {', '.join(sorted(new))} ({why})",
+                              flush=True)
+                        rows = build_table(run, spec, results, new)
+                        print(f"{run.target}.{spec.name}: {rows} rows written ({time.monotonic() - began:.1f}s)",
+                              flush=True)
+                        continue
                 print(f"{run.target}.{spec.name}: building ({why})", flush=True)
+                if no_merge:
+                    print(f"  by day, not merging the new rows: {no_merge}", flush=True)
             rows = build_table(run, spec, results)
             print(f"{run.target}.{spec.name}: {rows} rows written ({time.monotonic() - began:.1f}s)", flush=True)
     except QualityGateError as exc:

@@ -32,11 +32,14 @@ def product_sales_daily(fact_sales: DataFrame) -> DataFrame:
     from in-store sales only, stays the smoke job of ``spark_jobs/sales_daily.py``.) ``features_demand``
     reads its units rather than the sale lines.
     """
-    return (fact_sales.groupBy("sale_date", "store_id", "product_id")
+    # a line's category is its product version's on the sale day, one per product and day: a grouping
+    # key, not a min(), which on strings would make Spark sort every line instead of hashing them
+    return (fact_sales.groupBy("sale_date", "store_id", "product_id", "category")
             .agg(money(F.sum("revenue")).alias("revenue"), F.sum("quantity").cast("bigint").alias("units"),
                  F.count(F.lit(1)).alias("lines"), F.count_distinct("sale_id").alias("orders"),
-                 money(F.sum("discount")).alias("discount"), money(F.sum("margin")).alias("margin"),
-                 F.min("category").alias("category")))
+                 money(F.sum("discount")).alias("discount"), money(F.sum("margin")).alias("margin"))
+            .select("sale_date", "store_id", "product_id", "revenue", "units", "lines", "orders", "discount",
+                    "margin", "category"))
 
 
 def channel_performance(fact_sales: DataFrame, fact_web_sessions: DataFrame) -> DataFrame:
@@ -116,7 +119,10 @@ def campaign_effectiveness(fact_sales: DataFrame, dim_campaign: DataFrame, as_of
         money(F.col("campaign_revenue")).alias("campaign_revenue"), "campaign_units",
         money(F.round(campaign_daily, 2)).alias("campaign_daily_revenue"),
         money(F.round(baseline_daily, 2)).alias("baseline_daily_revenue"),
-        F.round(ratio(campaign_daily, baseline_daily, 10) - 1, 4).alias("revenue_lift"),
+        # the daily means' ratio from the exact totals: a quotient of two rounded decimal means loses
+        # digits when the baseline is small
+        F.round(ratio(F.col("campaign_revenue") * F.lit(baseline_days),
+                      F.col("baseline_revenue") * F.col("campaign_days"), 10) - 1, 4).alias("revenue_lift"),
         money(F.round(F.col("campaign_revenue") - baseline_daily * F.col("campaign_days"), 2))
         .alias("incremental_revenue"),
         money(F.col("discount_cost")).alias("discount_cost"),

@@ -270,12 +270,16 @@ def closed_horizon(spark, p):
     dimensions.dim_equipment(snapshots(spark, "equipment", p["equipment"])).createOrReplaceGlobalTempView(
         "dim_equipment")
     day = date.fromisoformat(p["day"])
-    run = gold_daily.Run(spark, day, day, "global_temp", "global_temp", Path("."), "unit")
+    # a window of more days when ``start`` is given
+    run = gold_daily.Run(spark, date.fromisoformat(p.get("start", p["day"])), day, "global_temp", "global_temp",
+                         Path("."), "unit")
+    orders = {"features_churn": ("obs_date", "customer_id"),
+              "features_interactions": ("as_of_date", "customer_id", "product_id"),
+              "features_equipment": ("device_id", "hour_start"),
+              "customer_segments": ("as_of_date", "customer_id")}
     out = {}
-    for name, order in (("features_churn", ("obs_date", "customer_id")),
-                        ("features_interactions", ("as_of_date", "customer_id")),
-                        ("features_equipment", ("device_id", "hour_start"))):
-        spec = gold_daily.BY_NAME[name]
+    for name in p.get("tables", ("features_churn", "features_interactions", "features_equipment")):
+        spec, order = gold_daily.BY_NAME[name], orders[name]
         out[name] = {"rows": rows(spec.build(run), *order), "replaces": spec.replaces(run)}
     return out
 

@@ -32,7 +32,7 @@ SRC = "gold_inc_src"
 GOLD = "gold_inc"
 FULL = "gold_inc_full"
 DIMS = ("dim_store", "dim_product", "dim_customer")
-SALES = ("fact_sales", "product_sales_daily")
+SALES = ("fact_sales", "product_sales_daily", "features_interactions")
 #: inventory updates arrive up to 48 h late: this one 40 h after it was counted
 LATENESS = timedelta(hours=40)
 
@@ -46,6 +46,7 @@ def frozen(stack, trino: Trino) -> tuple[date, datetime]:
     for ns in (SRC, GOLD, FULL):
         drop_namespace_tables(trino, ns)
     copy_sales(trino, SRC, f"between timestamp '{day} 00:00:00 UTC' and {until}")
+    copy_events(trino, "clickstream", SRC, f"occurred_at between timestamp '{day} 00:00:00 UTC' and {until}")
     # the late update's day and the one after it must be in the copy for a full rebuild to cover them
     copy_events(trino, "inventory_updates", SRC,
                 f"counted_at between timestamp '{day - timedelta(days=2)} 00:00:00 UTC' and {until}")
@@ -66,6 +67,22 @@ def append_copies(trino: Trino, table: str, replace: dict[str, str], limit: int)
     select = ", ".join(f'{replace[c]} as "{c}"' if c in replace else f'"{c}"' for c in cols)
     trino.query(f"insert into iceberg.{SRC}.{table} select {select} from iceberg.{SRC}.{table} "
                 f"order by event_id limit {limit}")
+
+
+def new_order_version(trino: Trino, status: str, new_status: str) -> str | None:
+    """A newer version of the copy's first order whose latest status is ``status``, as CDC lands one: its id
+    (None: no such order)."""
+    cols = columns(trino, f"{SRC}.online_orders")
+    changed = {"status": f"'{new_status}'", "updated_at": "updated_at + interval '1' second",
+               "ingested_at": "current_timestamp"}
+    select = ", ".join(f'{changed[c]} as "{c}"' if c in changed else f'"{c}"' for c in cols)
+    latest = (f"select * from (select *, row_number() over (partition by order_id order by updated_at desc) as n "
+              f"from iceberg.{SRC}.online_orders) where n = 1 and status = '{status}' order by order_id limit 1")
+    found = trino.query(f"select order_id from ({latest})")
+    if not found:
+        return None
+    trino.query(f"insert into iceberg.{SRC}.online_orders select {select} from ({latest})")
+    return found[0][0]
 
 
 def inventory_day(trino: Trino, namespace: str, day: date) -> list[tuple]:
@@ -107,16 +124,30 @@ def test_incremental_runs_give_the_tables_a_full_rebuild_gives(trino: Trino, fro
     day, _ = frozen
     window = ["--target-namespace", GOLD, "--start", day.isoformat()]
     tables = ",".join((*DIMS, *SALES))
-    if not trino.query(f"show tables from iceberg.{GOLD} like 'fact_sales'"):  # run alone: a first build
-        build(*window, "--run-id", "inc-sales-0", "--tables", tables)
+    build(*window, "--run-id", "inc-sales-0", "--tables", tables)  # a first build, or the tables kept
     # about 1% more till lines: copies of existing ones under new event and receipt ids, appended later
     lines = int(trino.query(f"select count(*) from iceberg.{SRC}.pos_sales")[0][0])
     append_copies(trino, "pos_sales", {"event_id": "cast(uuid() as varchar)", "sale_id": "cast(uuid() as varchar)",
                                        "ingested_at": "current_timestamp"}, limit=max(1, lines // 100))
+    # and the mirror's changes: an order in flight is delivered (its lines join the facts), a delivered one
+    # is cancelled (its lines leave them)
+    def lines_of(order_id: str | None) -> int:
+        return int(trino.query(f"select count(*) from iceberg.{GOLD}.fact_sales where sale_id = '{order_id}'")[0][0])
+
+    cancelled = new_order_version(trino, "delivered", "cancelled")
+    assert cancelled is not None and lines_of(cancelled) > 0, "no delivered order with lines in the copy"
+    delivered = new_order_version(trino, "out_for_delivery", "delivered")  # None: none in flight at the cutoff
 
     out = build(*window, "--run-id", "inc-sales-1", "--tables", tables)
     # the catch-up read only what was appended since the last run: one append to pos_sales
     assert f"catch-up {SRC}.pos_sales" in out and "incremental read of 1 appends" in out, out[-4000:]
+    # and the facts merged those rows in instead of rebuilding the day
+    assert f"{GOLD}.fact_sales: merging the new rows of online_order_items, online_orders, pos_sales" in out, \
+        out[-4000:]
+    assert lines_of(cancelled) == 0
+    if delivered is not None:
+        items = trino.query(f"select count(*) from iceberg.{SRC}.online_order_items where order_id = '{delivered}'")
+        assert lines_of(delivered) == int(items[0][0])
     build("--target-namespace", FULL, "--full", "--start", day.isoformat(), "--run-id", "inc-full-2",
           "--tables", tables)
     for table in SALES:

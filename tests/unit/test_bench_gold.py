@@ -65,14 +65,18 @@ def test_sales_days_ends_today_within_the_master_data():
         sales_days(9, first, today)
 
 
-def test_read_output_takes_built_and_kept_tables_and_the_window():
+def test_read_output_takes_built_merged_and_kept_tables_and_the_window():
     lines = ["gold_daily run r1: s -> g, days 2026-11-23..2026-11-23; planned in 2.5s",
+             "g.fact_sales: merging the new rows of online_orders, pos_sales (new input in pos_sales)",
              "  check ok   fact_sales.grain_unique: observed 0.0, expected [None, 0.0]",
              "g.fact_sales: 678049 rows written (36.2s)",
+             "g.product_sales_daily: building (new input in pos_sales)",
+             "g.product_sales_daily: 2972 rows written (9.1s)",
              "g.dim_store: kept as built by the run of 2026-11-16..2026-11-23, its inputs are unchanged (0.0s)",
              "g.dim_date: building (no earlier build recorded)"]
     build = read_output(Build(1.0, 2.0), lines)
-    assert build.tables == {"fact_sales": 36.2}
+    assert build.tables == {"fact_sales": 36.2, "product_sales_daily": 9.1}
+    assert build.merged == ["fact_sales"]
     assert build.kept == ["dim_store"]
     assert build.window == "2026-11-23..2026-11-23"
     assert build.planned == 2.5

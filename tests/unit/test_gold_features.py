@@ -126,8 +126,11 @@ CLOSED = {
                hour("23", 200.0, day="2026-11-10")],
 }
 
+# the same inputs for a two-day window (a catch-up over late data, a backfill, --full): an as-of snapshot per day
+WINDOW = {**CLOSED, "start": "2026-11-09", "tables": ("features_interactions", "customer_segments")}
+
 CASES = {"demand": DEMAND, "equipment": EQUIPMENT, "churn": CHURN, "interactions": INTERACTIONS,
-         "closed": CLOSED}
+         "closed": CLOSED, "window": WINDOW}
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +246,27 @@ def test_a_run_also_rebuilds_the_day_whose_label_horizon_it_closes(out):
         ("2026-11-10", "C1", "P1", 3, None), ("2026-11-10", "C2", "P3", 2, None), ("2026-11-10", "C3", "P1", 1, None),
         ("2026-11-10", "C4", "P2", 1, None),
     ]
-    assert interactions["replaces"] == "(as_of_date = date'2026-11-10') or (as_of_date = date'2026-11-03')"
+    assert interactions["replaces"] == ("(as_of_date between date'2026-11-10' and date'2026-11-10') "
+                                        "or (as_of_date between date'2026-11-03' and date'2026-11-03')")
+
+
+def test_a_window_of_days_writes_an_as_of_snapshot_for_each_of_them(out):
+    one_day, window = out["closed"]["features_interactions"], out["window"]["features_interactions"]
+    # 11-09 and 11-10, and 11-03 whose label horizon 11-10 closes; a day's rows are its own run's
+    assert sorted({r["as_of_date"] for r in window["rows"]}) == ["2026-11-03", "2026-11-09", "2026-11-10"]
+    for day in ("2026-11-03", "2026-11-10"):
+        assert [r for r in window["rows"] if r["as_of_date"] == day] == [
+            r for r in one_day["rows"] if r["as_of_date"] == day]
+    # C4's first purchase is on 11-10: not in the snapshot of 11-09
+    assert pick([r for r in window["rows"] if r["as_of_date"] == "2026-11-09"], "customer_id", "product_id",
+                "purchases") == [("C1", "P1", 3), ("C2", "P3", 2), ("C3", "P1", 1)]
+    assert window["replaces"] == ("(as_of_date between date'2026-11-09' and date'2026-11-10') "
+                                  "or (as_of_date between date'2026-11-03' and date'2026-11-03')")
+    segments = out["window"]["customer_segments"]
+    assert sorted({(r["as_of_date"], r["customer_id"]) for r in segments["rows"]}) == [
+        ("2026-11-09", "C1"), ("2026-11-09", "C2"), ("2026-11-09", "C3"),
+        ("2026-11-10", "C1"), ("2026-11-10", "C2"), ("2026-11-10", "C3"), ("2026-11-10", "C4")]
+    assert segments["replaces"] == "as_of_date between date'2026-11-09' and date'2026-11-10'"
 
 
 def test_a_run_also_rebuilds_the_day_its_last_day_closes_the_equipment_label_of(out):
