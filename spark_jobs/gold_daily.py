@@ -165,8 +165,10 @@ class GoldTable:
     #: inputs that are not tables: ``landing/<dataset>`` (its landed master-data files), ``calendar``
     masters: tuple[str, ...] = ()
     #: rows to merge instead of rebuilding the window's days, from the rows each of ``reads`` gained
-    #: since the table's last build (None: none): the table's columns and ``_op``, one of
-    #: :data:`MERGE_OPS`. See :func:`merge_reason` for when.
+    #: since the table's last build (None: none): the table's columns and ``_op``: ``insert`` a new row
+    #: (its key must be new: a key already there is the duplicate a rebuild would write twice, which
+    #: the grain check then reports), ``upsert`` or ``delete`` the row of its key. See
+    #: :func:`merge_reason` for when.
     delta: Callable[[Run, Mapping[str, DataFrame | None]], DataFrame] | None = None
     #: the columns that identify a row, for ``delta``
     key: tuple[str, ...] = ()
@@ -189,12 +191,6 @@ def _fact_sales(run: Run) -> DataFrame:
     items = run.silver("online_order_items").join(orders.select("order_id"), "order_id", "left_semi")
     return facts.fact_sales(run.silver_days("pos_sales", "sold_at"), orders, items, run.gold("dim_product"),
                             run.gold("dim_store"), run.gold("dim_customer"))
-
-
-#: what a delta row does: ``insert`` a new row (its key must be new: a key already there is the
-#: duplicate a rebuild would write twice, which the grain check then reports), ``upsert`` the row of
-#: its key, ``delete`` the row of its key
-MERGE_OPS = ("insert", "upsert", "delete")
 
 
 def _fact_sales_delta(run: Run, new: Mapping[str, DataFrame | None]) -> DataFrame:
@@ -932,7 +928,7 @@ def merge_reason(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, 
 
 def new_rows_of(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, str], Snap],
                 found: NewRows) -> tuple[dict[str, DataFrame | None], str | None]:
-    """Per source the table reads, the rows it gained since the table's last build (catch-up found most),
+    """Per source the table reads, the rows it gained since the table's last build (as catch-up found them),
     and why they cannot be merged (None: they can).
 
     A merge inserts an append-only source's new rows as new rows, so it needs exactly those: a superset
@@ -943,11 +939,7 @@ def new_rows_of(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, s
     why = None
     for source in spec.reads:
         start, end = state.snaps[(spec.name, state_name(run, source))], ends[(spec.name, source)]
-        key = (source, start.id, end.id)
-        if key not in found:
-            rows, _, exact = new_rows(run, SOURCES[source], start, end)
-            found[key] = rows, exact
-        out[source], exact = found[key]
+        out[source], exact = found[(source, start.id, end.id)]
         if not exact and source in spec.inserts:
             why = f"the new rows of {source} are not known exactly"
     return out, why
@@ -1025,6 +1017,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for spec in chosen:
             began = time.monotonic()
+            new: dict[str, DataFrame | None] | None = None  # rows to merge instead of rebuilding days
             # a full rebuild and --no-catch-up build everything they are given; an incremental run keeps
             # a table whose inputs and days are those of its last build
             if incremental_run:
@@ -1035,22 +1028,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{run.target}.{spec.name}: kept as built by the run of {last.start}..{last.end}, its "
                           f"inputs are unchanged ({time.monotonic() - began:.1f}s)", flush=True)
                     continue
-                no_merge = None
-                if spec.delta is not None:
-                    new, no_merge = {}, merge_reason(run, spec, state, ends)
-                    if no_merge is None:
-                        new, no_merge = new_rows_of(run, spec, state, ends, found)
-                    if no_merge is None:
-                        print(f"{run.target}.{spec.name}: merging the new rows of {', '.join(sorted(new))} ({why})",
-                              flush=True)
-                        rows = build_table(run, spec, results, new)
-                        print(f"{run.target}.{spec.name}: {rows} rows written ({time.monotonic() - began:.1f}s)",
-                              flush=True)
-                        continue
-                print(f"{run.target}.{spec.name}: building ({why})", flush=True)
-                if no_merge:
-                    print(f"  by day, not merging the new rows: {no_merge}", flush=True)
-            rows = build_table(run, spec, results)
+                no_merge = None if spec.delta is None else merge_reason(run, spec, state, ends)
+                if spec.delta is not None and no_merge is None:
+                    new, no_merge = new_rows_of(run, spec, state, ends, found)
+                if spec.delta is not None and no_merge is None:
+                    print(f"{run.target}.{spec.name}: merging the new rows of {', '.join(sorted(new))} ({why})",
+                          flush=True)
+                else:
+                    new = None
+                    print(f"{run.target}.{spec.name}: building ({why})", flush=True)
+                    if no_merge:
+                        print(f"  by day, not merging the new rows: {no_merge}", flush=True)
+            rows = build_table(run, spec, results, new)
             print(f"{run.target}.{spec.name}: {rows} rows written ({time.monotonic() - began:.1f}s)", flush=True)
     except QualityGateError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
