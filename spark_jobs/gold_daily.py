@@ -86,6 +86,8 @@ class Run:
     full: bool = False
     #: Silver table -> the snapshot this run reads (the one its catch-up state records)
     pins: dict[str, int] = field(default_factory=dict)
+    #: the days whose ``as_of`` snapshots in the table being built are current (see :func:`current_snapshots`)
+    current: reuse.Window | None = None
     _cache: dict[str, DataFrame] = field(default_factory=dict)
 
     # -- reading ------------------------------------------------------------------------------
@@ -176,6 +178,9 @@ class GoldTable:
     day_column: str = ""
     #: sources whose new rows ``delta`` inserts as new rows: it needs exactly those (see :func:`new_rows_of`)
     inserts: tuple[str, ...] = ()
+    #: the Silver tables an ``as_of`` table's snapshots are made of, for folding a day onto the snapshot of the
+    #: day before while that one is current (:func:`current_snapshots`)
+    folds: tuple[str, ...] = ()
 
 
 def _scd2(dataset: str, key: str, tracked: Sequence[str], sk: str) -> Callable[[Run], DataFrame]:
@@ -290,14 +295,29 @@ def _each_day(build_day: Callable[[Run], DataFrame]) -> Callable[[Run], DataFram
 
 
 def _features_churn(run: Run) -> DataFrame:
-    sales = _sales_window(run, before=CHURN_HISTORY_DAYS, after=CHURN_HORIZON_DAYS, table="customer_sales_daily")
-    days = [run.start + timedelta(days=i) for i in range((run.end - run.start).days + 1)]
+    """The window's observation days and the one whose label horizon its last day closes (see
+    :func:`_with_closed_horizon`), in one pass over the history: they share all but its first 30 days.
+
+    The label's horizon is judged against the last day of that shared input, as a wider window (a full
+    rebuild) judges it, not against the closed day's own range: they differ only when the window's
+    last day has no sales but a later day does (a backfill), where the shared input knows the label.
+    """
+    closed = _closed_day(run, CHURN_HORIZON_DAYS)
+    days = ([] if closed is None else [closed]) + [day.start for day in run.each_day()]
+    sales = _sales_window(replace(run, start=days[0]), before=CHURN_HISTORY_DAYS, after=CHURN_HORIZON_DAYS,
+                          table="customer_sales_daily")
     return features.features_churn(sales, days)
 
 
 def _features_interactions(run: Run) -> DataFrame:
+    """A one-day run's snapshot: folded onto the day before's when that one is current, else from the lookback."""
     clicks = run.silver_days("clickstream", "occurred_at", before=90)
-    return features.features_interactions(_sales_window(run, before=90, after=7), clicks, run.end)
+    sales = _sales_window(run, before=90, after=7)
+    before = run.end - timedelta(days=1)
+    if run.current is not None and run.current.start <= before <= run.current.end:
+        previous = run.gold("features_interactions").where(F.col("as_of_date") == F.lit(before))
+        return features.features_interactions_fold(previous, sales, clicks, run.end)
+    return features.features_interactions(sales, clicks, run.end)
 
 
 #: the Silver tables fact_sales reads: till lines, and online orders with their lines (CDC mirrors)
@@ -384,13 +404,15 @@ TABLES: tuple[GoldTable, ...] = (
     GoldTable("features_equipment", "feature", _with_closed_horizon(_features_equipment, EQUIPMENT_HORIZON_DAYS),
               _replaces_with_closed(_equipment_hours, _equipment_hours, EQUIPMENT_HORIZON_DAYS),
               _hour_days("hour_start"), upstream=("fact_equipment_hourly",), uses=("dim_equipment",)),
-    GoldTable("features_churn", "feature", _with_closed_horizon(_features_churn, CHURN_HORIZON_DAYS),
+    GoldTable("features_churn", "feature", _features_churn,
               _replaces_with_closed(_churn_days, _churn_day, CHURN_HORIZON_DAYS),
               _day("obs_date"), upstream=("customer_sales_daily",)),
     GoldTable("features_interactions", "feature",
               _with_closed_horizon(_each_day(_features_interactions), features.INTERACTIONS_HORIZON_DAYS),
               _replaces_with_closed(Run.as_of, Run.as_of, features.INTERACTIONS_HORIZON_DAYS),
-              _day("as_of_date"), uses=("fact_sales", "clickstream")),
+              _day("as_of_date"), uses=("fact_sales", "clickstream"),
+              # its rows are made of sale lines and clicks alone: a new dimension version changes none of them
+              folds=(*SALES_SOURCES, "clickstream")),
 )
 BY_NAME = {t.name: t for t in TABLES}
 
@@ -815,9 +837,9 @@ def plan_sources(run: Run, chosen: Sequence[GoldTable], state: State) -> dict[tu
     return ends
 
 
-#: the new rows of a Silver source between two snapshots: (source, from id, to id) -> rows (None: none) and
-#: whether they are exactly the new rows (see :func:`new_rows`)
-NewRows = dict[tuple[str, int | None, int | None], tuple[DataFrame | None, bool]]
+#: the new rows of a Silver source between two snapshots: (source, from id, to id) -> rows (None: none),
+#: whether they are exactly the new rows (see :func:`new_rows`) and the days they fall on
+NewRows = dict[tuple[str, int | None, int | None], tuple[DataFrame | None, bool, list[date]]]
 
 
 def catch_up(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tuple[str, str], Snap]) -> NewRows:
@@ -825,7 +847,6 @@ def catch_up(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tup
 
     Returns the new rows found, for the tables that merge them instead of rebuilding days (:func:`build_table`).
     """
-    found: dict[tuple[str, int | None, int | None], list[date]] = {}
     rows: NewRows = {}
     for spec in chosen:
         unrecorded = []
@@ -836,17 +857,11 @@ def catch_up(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tup
             if start is None:
                 unrecorded.append(source)
                 continue
-            key = (source, start.id, end.id)
-            if key not in found:
-                new, why, exact = new_rows(run, SOURCES[source], start, end)
-                rows[key] = new, exact
-                found[key] = changed_days(run, SOURCES[source], new)
-                print(f"catch-up {run.source}.{source} up to {end.describe()}: {why}; changed days "
-                      f"{', '.join(map(str, found[key])) or 'none'}", flush=True)
+            find_new_rows(run, source, start, end, rows)
         if unrecorded:
             print(f"catch-up {spec.name}: nothing recorded yet for {', '.join(unrecorded)} (its first incremental "
                   "run): no days added for them", flush=True)
-    wide = incremental.widen_window(run.start, run.end, [d for days in found.values() for d in days])
+    wide = incremental.widen_window(run.start, run.end, [d for *_, days in rows.values() for d in days])
     if wide.added:
         print(f"catch-up: window now {wide.start}..{wide.end}, days added {', '.join(map(str, wide.added))}: "
               f"rows arrived late for {', '.join(map(str, wide.late))}", flush=True)
@@ -855,6 +870,43 @@ def catch_up(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tup
               "runs whose window holds them", flush=True)
     run.start = wide.start
     return rows
+
+
+def find_new_rows(run: Run, source: str, start: Snap, end: Snap, found: NewRows) -> tuple[DataFrame | None, bool,
+                                                                                         list[date]]:
+    """The rows ``source`` gained from ``start`` to ``end`` as :func:`new_rows` finds them and their days, once
+    per run: looked up in ``found``, else found, logged and added to it."""
+    key = (source, start.id, end.id)
+    if key not in found:
+        new, why, exact = new_rows(run, SOURCES[source], start, end)
+        found[key] = new, exact, changed_days(run, SOURCES[source], new)
+        print(f"catch-up {run.source}.{source} up to {end.describe()}: {why}; changed days "
+              f"{', '.join(map(str, found[key][2])) or 'none'}", flush=True)
+    return found[key]
+
+
+def current_snapshots(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, str], Snap],
+                      found: NewRows) -> tuple[reuse.Window | None, str]:
+    """The days whose ``as_of`` snapshots in ``spec`` are what a build would write now, and why (None: no day).
+
+    A snapshot of day X is made of its Silver inputs (``spec.folds``) dated up to X. The table's last
+    build wrote the snapshots of its window from the snapshots it recorded, so those of days before
+    the first day any of them gained rows on since are still current: a day can be folded onto them.
+    """
+    last = state.last.get(spec.name)
+    if not spec.folds or last is None:
+        return None, "no earlier build recorded"
+    settled = last.end
+    for source in spec.folds:
+        start, end = state.snaps.get((spec.name, state_name(run, source))), ends.get((spec.name, source))
+        if start is None or end is None:
+            return None, f"nothing recorded for {source}"
+        days = find_new_rows(run, source, start, end, found)[2]
+        if days:
+            settled = min(settled, days[0] - timedelta(days=1))
+    if settled < last.start:
+        return None, f"new rows since its last build ({last.start}..{last.end}) fall on its days"
+    return reuse.Window(last.start, settled), f"those of {last.start}..{settled} are current"
 
 
 def record_state(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict[tuple[str, str], Snap],
@@ -939,7 +991,7 @@ def new_rows_of(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, s
     why = None
     for source in spec.reads:
         start, end = state.snaps[(spec.name, state_name(run, source))], ends[(spec.name, source)]
-        out[source], exact = found[(source, start.id, end.id)]
+        out[source], exact, _ = found[(source, start.id, end.id)]
         if not exact and source in spec.inserts:
             why = f"the new rows of {source} are not known exactly"
     return out, why
@@ -1039,6 +1091,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{run.target}.{spec.name}: building ({why})", flush=True)
                     if no_merge:
                         print(f"  by day, not merging the new rows: {no_merge}", flush=True)
+            run.current = None
+            if incremental_run and spec.folds:
+                run.current, current_why = current_snapshots(run, spec, state, ends, found)
+                print(f"  as-of snapshots: {current_why}", flush=True)
             rows = build_table(run, spec, results, new)
             print(f"{run.target}.{spec.name}: {rows} rows written ({time.monotonic() - began:.1f}s)", flush=True)
     except QualityGateError as exc:

@@ -210,33 +210,78 @@ def features_interactions(fact_sales: DataFrame, clickstream: DataFrame, as_of: 
     ``data_end`` (default: the last sale day in the input).
     """
     lo = F.date_sub(F.lit(as_of), lookback_days - 1)
+    counts = _interaction_counts(fact_sales, clickstream, lo, F.lit(as_of))
+    return _interaction_rows(counts, fact_sales, as_of, data_end, horizon_days)
+
+
+def features_interactions_fold(previous: DataFrame, fact_sales: DataFrame, clickstream: DataFrame, as_of: date,
+                               data_end: date | None = None, lookback_days: int = 90,
+                               horizon_days: int = INTERACTIONS_HORIZON_DAYS) -> DataFrame:
+    """:func:`features_interactions` as of ``as_of`` from ``previous``, its rows as of the day before on the same
+    inputs: the interactions of ``as_of`` are added and those of the day leaving the lookback taken out.
+
+    Equal to building the day from all its lookback when ``previous`` is current, and it reads one
+    day of inputs instead of ``lookback_days``. Counts add up, but the latest interaction is a maximum,
+    which cannot be taken back: the pairs with an interaction on the leaving day are counted again
+    over the whole lookback (none while the history is shorter than the lookback).
+    """
+    day = F.lit(as_of)
+    leaving = F.date_sub(day, lookback_days)
+    left = _interaction_counts(fact_sales, clickstream, leaving, leaving).select(*_PAIR)
+    recounted = _interaction_counts(fact_sales.join(left, list(_PAIR), "left_semi"),
+                                    clickstream.join(left, list(_PAIR), "left_semi"),
+                                    F.date_sub(day, lookback_days - 1), day)
+    carried = previous.join(left, list(_PAIR), "left_anti").select(
+        *_PAIR, *_COUNTS, F.col("last_interaction_at").alias("_last_click_at"),
+        F.lit(None).cast("timestamp").alias("_last_bought_at"))
+    today = _interaction_counts(fact_sales, clickstream, day, day).join(left, list(_PAIR), "left_anti")
+    t = today.select(*_PAIR, *[F.col(c).alias(f"_t_{c}") for c in (*_COUNTS, "_last_click_at", "_last_bought_at")])
+    zero = F.lit(0).cast("bigint")
+    folded = carried.join(t, list(_PAIR), "full").select(
+        *_PAIR, *[(F.coalesce(c, zero) + F.coalesce(f"_t_{c}", zero)).alias(c) for c in _COUNTS],
+        F.greatest("_last_click_at", "_t__last_click_at", "_t__last_bought_at").alias("_last_click_at"),
+        F.col("_last_bought_at"))
+    return _interaction_rows(folded.unionByName(recounted), fact_sales, as_of, data_end, horizon_days)
+
+
+_PAIR = ("customer_id", "product_id")
+_COUNTS = ("views", "add_to_carts", "remove_from_carts", "purchases", "units_bought")
+
+
+def _interaction_counts(fact_sales: DataFrame, clickstream: DataFrame, lo: Column, hi: Column) -> DataFrame:
+    """Per customer and product with an interaction on days ``lo`` .. ``hi``: its counts, latest click and purchase."""
     clicks = (clickstream.where(F.col("customer_id").isNotNull() & F.col("product_id").isNotNull()
-                                & F.to_date("occurred_at").between(lo, F.lit(as_of)))
-              .groupBy("customer_id", "product_id")
+                                & F.to_date("occurred_at").between(lo, hi))
+              .groupBy(*_PAIR)
               .agg(F.count(F.when(F.col("event_type") == "product_view", 1)).alias("views"),
                    F.count(F.when(F.col("event_type") == "add_to_cart", 1)).alias("add_to_carts"),
                    F.count(F.when(F.col("event_type") == "remove_from_cart", 1)).alias("remove_from_carts"),
                    F.max(F.when(F.col("event_type").isin("product_view", "add_to_cart"), F.col("occurred_at")))
                    .alias("_last_click_at")))
-    bought = fact_sales.where(F.col("customer_id").isNotNull())
-    past = (bought.where(F.col("sale_date").between(lo, F.lit(as_of))).groupBy("customer_id", "product_id")
+    past = (fact_sales.where(F.col("customer_id").isNotNull() & F.col("sale_date").between(lo, hi))
+            .groupBy(*_PAIR)
             .agg(F.count(F.lit(1)).alias("purchases"), F.sum("quantity").cast("bigint").alias("units_bought"),
                  F.max("sold_at").alias("_last_bought_at")))
+    return clicks.join(past, list(_PAIR), "full")
+
+
+def _interaction_rows(counts: DataFrame, fact_sales: DataFrame, as_of: date, data_end: date | None,
+                      horizon_days: int) -> DataFrame:
+    """The table's rows from :func:`_interaction_counts`-shaped ``counts``: scores, recency and the label."""
+    bought = fact_sales.where(F.col("customer_id").isNotNull())
     future = (bought.where(F.col("sale_date").between(F.date_add(F.lit(as_of), 1),
                                                       F.date_add(F.lit(as_of), horizon_days)))
-              .select("customer_id", "product_id").distinct().withColumn("_bought_later", F.lit(True)))
+              .select(*_PAIR).distinct().withColumn("_bought_later", F.lit(True)))
     ends = (fact_sales.sparkSession.createDataFrame([(data_end,)], "_end date") if data_end
             else fact_sales.agg(F.max("sale_date").alias("_end")))
     zero = F.lit(0).cast("bigint")
-    pairs = clicks.join(past, ["customer_id", "product_id"], "full").join(future, ["customer_id", "product_id"],
-                                                                          "left").crossJoin(ends)
-    counts = {c: F.coalesce(c, zero) for c in ("views", "add_to_carts", "remove_from_carts", "purchases",
-                                                 "units_bought")}
-    score = sum((counts[c] * w for c, w in INTERACTION_WEIGHTS.items()), F.lit(0))
+    pairs = counts.join(future, list(_PAIR), "left").crossJoin(ends)
+    counted = {c: F.coalesce(c, zero) for c in _COUNTS}
+    score = sum((counted[c] * w for c, w in INTERACTION_WEIGHTS.items()), F.lit(0))
     last_at = F.greatest("_last_click_at", "_last_bought_at")
     return pairs.select(
-        "customer_id", "product_id", F.lit(as_of).alias("as_of_date"),
-        *[v.alias(c) for c, v in counts.items()], score.cast("bigint").alias("implicit_score"),
+        *_PAIR, F.lit(as_of).alias("as_of_date"),
+        *[v.alias(c) for c, v in counted.items()], score.cast("bigint").alias("implicit_score"),
         last_at.alias("last_interaction_at"), F.date_diff(F.lit(as_of), F.to_date(last_at)).alias("days_since_last"),
         F.when(F.date_add(F.lit(as_of), horizon_days) <= F.col("_end"), F.coalesce("_bought_later", F.lit(False)))
         .alias("label_purchased_next_7d"))

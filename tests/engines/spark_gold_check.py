@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -254,6 +254,20 @@ def features_interactions(spark, p):
     clicks = contract_frame(spark, "clickstream", p["clickstream"])
     return rows(features.features_interactions(sales, clicks, date.fromisoformat(p["as_of"])), "customer_id",
                 "product_id")
+
+
+@case
+def interactions_fold(spark, p):
+    """A day's snapshot built whole and folded onto the day before's (``lookback_days`` short enough to leave days)."""
+    sales = frame(spark, fact_sales_schema(spark), p["fact_sales"])
+    clicks = contract_frame(spark, "clickstream", p["clickstream"])
+    day, n = date.fromisoformat(p["as_of"]), p["lookback_days"]
+    previous = materialise(spark, features.features_interactions(sales, clicks, day - timedelta(days=1),
+                                                                  lookback_days=n))
+    order = ("customer_id", "product_id")
+    return {"whole": rows(features.features_interactions(sales, clicks, day, lookback_days=n), *order),
+            "folded": rows(features.features_interactions_fold(previous, sales, clicks, day, lookback_days=n), *order),
+            "previous": rows(previous, *order)}
 
 
 @case

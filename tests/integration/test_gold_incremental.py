@@ -187,3 +187,29 @@ def test_a_changed_master_data_file_rebuilds_its_dimension_and_readers(trino: Tr
         assert f"{GOLD}.{rebuilt}: building (new input in landing/products)" in out, (rebuilt, out[-4000:])
     # the same rows again: rebuilt, not changed
     assert {t: fingerprint(trino, f"{GOLD}.{t}") for t in (*DIMS, *SALES)} == before
+
+
+def test_the_next_day_folds_its_interactions_onto_the_day_before(trino: Trino, frozen):
+    day, _ = frozen
+    following = day + timedelta(days=1)
+    tables = ",".join((*DIMS, *SALES))
+    build("--target-namespace", GOLD, "--start", day.isoformat(), "--run-id", "inc-fold-0", "--tables", tables)
+    # the next day's till lines and clicks: copies of some of today's, a day later
+    for table, at in (("pos_sales", "sold_at"), ("clickstream", "occurred_at")):
+        replace = {"event_id": "cast(uuid() as varchar)", at: f"{at} + interval '1' day",
+                   "ingested_at": "current_timestamp"}
+        if table == "pos_sales":
+            replace["sale_id"] = "cast(uuid() as varchar)"
+        append_copies(trino, table, replace, limit=500)
+
+    out = build("--target-namespace", GOLD, "--start", following.isoformat(), "--run-id", "inc-fold-1",
+                "--tables", tables)
+    # the snapshot of the day before was written by the last build and no input of it changed since
+    assert f"as-of snapshots: those of {day}..{day} are current" in out, out[-4000:]
+    build("--target-namespace", FULL, "--full", "--start", following.isoformat(), "--run-id", "inc-fold-full",
+          "--tables", tables)
+    for table in SALES:
+        assert fingerprint(trino, f"{GOLD}.{table}") == fingerprint(trino, f"{FULL}.{table}"), table
+    counts = {str(d): int(n) for d, n in trino.query(
+        f"select as_of_date, count(*) from iceberg.{GOLD}.features_interactions group by 1")}
+    assert counts[str(following)] >= counts[str(day)] > 0

@@ -107,6 +107,29 @@ INTERACTIONS = {
     ],
 }
 
+# a 5-day lookback: the snapshot of 11-10 counts 11-06..11-10, the one of 11-09 counted 11-05..11-09
+FOLD = {
+    "case": "interactions_fold", "as_of": "2026-11-10", "lookback_days": 5,
+    "clickstream": [
+        click("f1", "C1", "product_view", "P1", "2026-11-05T10:00:00Z"),  # leaves, but C1 adds P1 to cart later
+        click("f2", "C1", "add_to_cart", "P1", "2026-11-07T09:00:00Z"),
+        click("f3", "C1", "product_view", "P2", "2026-11-05T11:00:00Z"),  # leaves, and nothing else: the pair goes
+        click("f4", "C2", "remove_from_cart", "P3", "2026-11-06T09:00:00Z"),  # counted, no latest interaction
+        click("f5", "C2", "product_view", "P1", "2026-11-08T10:00:00Z"),
+        click("f6", "C3", "page_view", "P4", "2026-11-09T10:00:00Z"),  # a row of zeros
+        click("f7", "C4", "product_view", "P5", "2026-11-10T08:00:00Z"),  # new on the folded day
+        click("f8", "C2", "product_view", "P1", "2026-11-10T07:00:00Z"),
+        click("f9", None, "product_view", "P1", "2026-11-10T07:00:00Z"),
+    ],
+    "fact_sales": [
+        sale("2026-11-05", 2, "P1", "C1", sale_id="t1"),  # leaves with the view
+        sale("2026-11-10", 1, "P1", "C2", sale_id="t2"),
+        sale("2026-11-06", 3, "P6", "C5", sale_id="t3"),
+        sale("2026-11-12", 1, "P6", "C5", sale_id="t4"),  # within the label horizon
+        sale("2026-11-17", 1, "P9", "C9", sale_id="t5"),  # the last day of data
+    ],
+}
+
 # a one-day run on 11-10 also rebuilds the days whose label horizon 11-10 closes: churn's 10-11 (30 days),
 # the interactions' 11-03 (7 days); C4's sale makes 11-10 the last day of data
 CLOSED = {
@@ -129,7 +152,7 @@ CLOSED = {
 # the same inputs for a two-day window (a catch-up over late data, a backfill, --full): an as-of snapshot per day
 WINDOW = {**CLOSED, "start": "2026-11-09", "tables": ("features_interactions", "customer_segments")}
 
-CASES = {"demand": DEMAND, "equipment": EQUIPMENT, "churn": CHURN, "interactions": INTERACTIONS,
+CASES = {"demand": DEMAND, "equipment": EQUIPMENT, "churn": CHURN, "interactions": INTERACTIONS, "fold": FOLD,
          "closed": CLOSED, "window": WINDOW}
 
 
@@ -225,6 +248,23 @@ def test_interactions_as_of_a_day(out):
     assert pick(out["interactions"], *cols) == [
         ("C1", "P1", 2, 1, 1, 1, 2, 10, "2026-11-08T12:00:00", 2, False),
         ("C2", "P3", 0, 1, 0, 0, 0, 3, "2026-11-09T18:00:00", 1, True),
+    ]
+
+
+def test_a_snapshot_folded_onto_the_day_before_equals_one_built_from_its_whole_lookback(out):
+    fold = out["fold"]
+    assert fold["folded"] == fold["whole"]
+    cols = ("customer_id", "product_id", "views", "add_to_carts", "remove_from_carts", "purchases", "units_bought",
+            "last_interaction_at", "label_purchased_next_7d")
+    # the day that left the lookback (11-05) took C1's view and purchase of P1 and the whole pair C1 x P2
+    assert ("C1", "P2") in {(r["customer_id"], r["product_id"]) for r in fold["previous"]}
+    assert pick(fold["folded"], *cols) == [
+        ("C1", "P1", 0, 1, 0, 0, 0, "2026-11-07T09:00:00", False),
+        ("C2", "P1", 2, 0, 0, 1, 1, "2026-11-10T12:00:00", False),
+        ("C2", "P3", 0, 0, 1, 0, 0, None, False),
+        ("C3", "P4", 0, 0, 0, 0, 0, None, False),
+        ("C4", "P5", 1, 0, 0, 0, 0, "2026-11-10T08:00:00", False),
+        ("C5", "P6", 0, 0, 0, 1, 3, "2026-11-06T12:00:00", True),
     ]
 
 
