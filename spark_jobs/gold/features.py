@@ -199,6 +199,11 @@ def features_churn(customer_sales: DataFrame, observation_dates: Sequence[date],
         .alias("label_churned"))
 
 
+#: an interaction's key, and its counts (which add up over days)
+_PAIR = ("customer_id", "product_id")
+_COUNTS = ("views", "add_to_carts", "remove_from_carts", "purchases", "units_bought")
+
+
 def features_interactions(fact_sales: DataFrame, clickstream: DataFrame, as_of: date, data_end: date | None = None,
                           lookback_days: int = 90, horizon_days: int = INTERACTIONS_HORIZON_DAYS) -> DataFrame:
     """gold.features_interactions: implicit feedback of customer x product for a recommender, as of a day.
@@ -220,10 +225,11 @@ def features_interactions_fold(previous: DataFrame, fact_sales: DataFrame, click
     """:func:`features_interactions` as of ``as_of`` from ``previous``, its rows as of the day before on the same
     inputs: the interactions of ``as_of`` are added and those of the day leaving the lookback taken out.
 
-    Equal to building the day from all its lookback when ``previous`` is current, and it reads one
+    Equal to building the day from all its lookback when ``previous`` is current, and it aggregates one
     day of inputs instead of ``lookback_days``. Counts add up, but the latest interaction is a maximum,
     which cannot be taken back: the pairs with an interaction on the leaving day are counted again
-    over the whole lookback (none while the history is shorter than the lookback).
+    over the whole lookback (none while the history is shorter than the lookback; the inputs are still
+    scanned for them).
     """
     day = F.lit(as_of)
     leaving = F.date_sub(day, lookback_days)
@@ -242,10 +248,6 @@ def features_interactions_fold(previous: DataFrame, fact_sales: DataFrame, click
         F.greatest("_last_click_at", "_t__last_click_at", "_t__last_bought_at").alias("_last_click_at"),
         F.col("_last_bought_at"))
     return _interaction_rows(folded.unionByName(recounted), fact_sales, as_of, data_end, horizon_days)
-
-
-_PAIR = ("customer_id", "product_id")
-_COUNTS = ("views", "add_to_carts", "remove_from_carts", "purchases", "units_bought")
 
 
 def _interaction_counts(fact_sales: DataFrame, clickstream: DataFrame, lo: Column, hi: Column) -> DataFrame:
