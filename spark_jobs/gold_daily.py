@@ -86,7 +86,8 @@ class Run:
     full: bool = False
     #: Silver table -> the snapshot this run reads (the one its catch-up state records)
     pins: dict[str, int] = field(default_factory=dict)
-    #: the days whose ``as_of`` snapshots in the table being built are current (see :func:`current_snapshots`)
+    #: the days whose ``as_of`` snapshots in the table this run builds are current (see :func:`current_snapshots`;
+    #: None: none, or not looked at)
     current: reuse.Window | None = None
     _cache: dict[str, DataFrame] = field(default_factory=dict)
 
@@ -894,7 +895,9 @@ def current_snapshots(run: Run, spec: GoldTable, state: State, ends: dict[tuple[
     the first day any of them gained rows on since are still current: a day can be folded onto them.
     """
     last = state.last.get(spec.name)
-    if not spec.folds or last is None:
+    if not spec.folds:
+        return None, "it declares no inputs to fold"
+    if last is None:
         return None, "no earlier build recorded"
     settled = last.end
     for source in spec.folds:
@@ -1091,11 +1094,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{run.target}.{spec.name}: building ({why})", flush=True)
                     if no_merge:
                         print(f"  by day, not merging the new rows: {no_merge}", flush=True)
-            run.current = None
+            table_run = run  # the run as this table sees it: which of its as-of snapshots are current
             if incremental_run and spec.folds:
-                run.current, current_why = current_snapshots(run, spec, state, ends, found)
+                current, current_why = current_snapshots(run, spec, state, ends, found)
+                table_run = replace(run, current=current)
                 print(f"  as-of snapshots: {current_why}", flush=True)
-            rows = build_table(run, spec, results, new)
+            rows = build_table(table_run, spec, results, new)
             print(f"{run.target}.{spec.name}: {rows} rows written ({time.monotonic() - began:.1f}s)", flush=True)
     except QualityGateError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
