@@ -66,9 +66,11 @@ def test_sales_5m_adds_up_and_late_sales_update_their_window(stack, trino):
 
 
 def test_equipment_metrics_1m_adds_up_and_flags_anomalies(stack, trino):
+    # a made-up store too, like the other tests' events: the frozen Silver copies Gold is built from
+    # leave out made-up stores, and a made-up device at a real store would fail references_resolve
     device = f"T{uuid.uuid4().hex[:6]}"
     minute = _window(datetime.now(UTC), 1) - timedelta(minutes=2)
-    readings = [{"event_id": str(uuid.uuid4()), "device_id": device, "store_id": "S001", "device_type": "deck_oven",
+    readings = [{"event_id": str(uuid.uuid4()), "device_id": device, "store_id": device, "device_type": "deck_oven",
                  "temperature_c": t, "power_kw": 18.0, "door_cycles": 1, "vibration_mm_s": v, "status": st,
                  "read_at": iso(minute + timedelta(seconds=s))}
                 for t, v, st, s in [(230.0, 1.0, "ok", 5), (234.0, 1.2, "ok", 35), (250.0, 7.0, "ok", 65),
