@@ -179,9 +179,20 @@ class GoldTable:
     day_column: str = ""
     #: sources whose new rows ``delta`` inserts as new rows: it needs exactly those (see :func:`new_rows_of`)
     inserts: tuple[str, ...] = ()
-    #: the Silver tables an ``as_of`` table's snapshots are made of, for folding a day onto the snapshot of the
-    #: day before while that one is current (:func:`current_snapshots`)
+    #: the Silver tables an ``as_of`` table's snapshots are made of: for folding a day onto the snapshot of the
+    #: day before while that one is current (:func:`current_snapshots`), and the sources of its ``delta``
     folds: tuple[str, ...] = ()
+    #: the days a merge of ``delta`` touches (None: the window's days)
+    merge_days: Callable[[Run], Sequence[date]] | None = None
+    #: a merge is audited on the rows it writes, not on the window's days as it leaves them: for a table whose
+    #: days are large and whose checks (but those marked ``whole_window``) judge rows one by one
+    audits_changes: bool = False
+    #: Iceberg table properties set when the table is created
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def delta_sources(self) -> tuple[str, ...]:
+        """The Silver tables whose new rows ``delta`` takes: those the table reads, else those its snapshots fold."""
+        return self.reads or self.folds
 
 
 def _scd2(dataset: str, key: str, tracked: Sequence[str], sk: str) -> Callable[[Run], DataFrame]:
@@ -310,6 +321,113 @@ def _features_churn(run: Run) -> DataFrame:
     return features.features_churn(sales, days)
 
 
+def _interaction_days(run: Run) -> list[date]:
+    """The as-of days a features_interactions build writes: the one whose label horizon the window's last day closes
+    (see :func:`_with_closed_horizon`) and the window's."""
+    closed = _closed_day(run, features.INTERACTIONS_HORIZON_DAYS)
+    return ([] if closed is None else [closed]) + [day.start for day in run.each_day()]
+
+
+def _changed_orders(run: Run, new: Mapping[str, DataFrame | None]) -> DataFrame | None:
+    """Order id and customer of every version of each online order the new mirror rows changed (None: none)."""
+    changed = [new[s].select("order_id") for s in ("online_orders", "online_order_items") if new.get(s) is not None]
+    if not changed:
+        return None
+    orders = functools.reduce(DataFrame.unionByName, changed).distinct()
+    return run.silver("online_orders").join(orders, "order_id", "left_semi").select("order_id", "customer_id")
+
+
+def _changed_pairs(run: Run, new: Mapping[str, DataFrame | None]) -> DataFrame:
+    """The customer x product pairs whose sale lines or clicks the new Silver rows may change: the pairs of new till
+    lines and clicks, and every pair of each online order that changed (customer of any version x its lines)."""
+    parts = [new[s].select(*features.PAIR) for s in ("pos_sales", "clickstream") if new.get(s) is not None]
+    orders = _changed_orders(run, new)
+    if orders is not None:
+        products = run.silver("online_order_items").join(orders, "order_id", "left_semi")
+        parts.append(orders.join(products.select("order_id", "product_id"), "order_id").select(*features.PAIR))
+    if not parts:
+        return run.spark.createDataFrame([], "customer_id string, product_id string")
+    pairs = functools.reduce(DataFrame.unionByName, parts)
+    return pairs.where(F.col("customer_id").isNotNull() & F.col("product_id").isNotNull()).distinct()
+
+
+def _changed_customers(run: Run, new: Mapping[str, DataFrame | None]) -> DataFrame:
+    """The customers whose sales, reviews or visits the new Silver rows may change: those of new till lines and
+    reviews, of every version of each changed online order, and of every click in the window of each visitor
+    with new clicks (a click without a customer can still join, split or extend a visit that has one)."""
+    parts = [new[s].select("customer_id") for s in ("pos_sales", "customer_feedback") if new.get(s) is not None]
+    orders = _changed_orders(run, new)
+    if orders is not None:
+        parts.append(orders.select("customer_id"))
+    if new.get("clickstream") is not None:
+        visitors = new["clickstream"].select("anonymous_id").distinct()
+        parts.append(run.silver_days("clickstream", "occurred_at").join(visitors, "anonymous_id", "left_semi")
+                     .select("customer_id"))
+    if not parts:
+        return run.spark.createDataFrame([], "customer_id string")
+    return functools.reduce(DataFrame.unionByName, parts).where(F.col("customer_id").isNotNull()).distinct()
+
+
+def _customer_profiles(run: Run, customers: DataFrame | None = None) -> DataFrame:
+    """A one-day run's customer_profiles snapshot, of ``customers`` only when given (None: every customer)."""
+    def of(df: DataFrame) -> DataFrame:
+        return df if customers is None else df.join(customers, "customer_id", "left_semi")
+
+    until = F.lit(run.end)
+    return aggregates.customer_profiles(
+        of(run.gold("customer_sales_daily").where(F.col("sale_date") <= until)),
+        of(run.gold("fact_feedback").where(F.col("review_date") <= until)),
+        of(run.gold("fact_web_sessions").where(F.col("session_date") <= until)), of(run.gold("dim_customer")),
+        run.end)
+
+
+def _customer_profiles_delta(run: Run, new: Mapping[str, DataFrame | None]) -> DataFrame:
+    """customer_profiles rows to merge: each snapshot of the window rebuilt for the customers whose sales, reviews
+    or visits changed (:func:`_changed_customers`); a profile depends on its own customer's rows alone, and every
+    current customer has one, so nothing is deleted."""
+    customers = _changed_customers(run, new).localCheckpoint()
+    rows = _each_day(functools.partial(_customer_profiles, customers=customers))(run)
+    return rows.withColumn("_op", F.lit("upsert"))
+
+
+def _features_interactions_delta(run: Run, new: Mapping[str, DataFrame | None]) -> DataFrame:
+    """features_interactions rows to merge: each snapshot a build would write, brought up to date for the pairs whose
+    lines or clicks changed (:func:`features.features_interactions_changes`), or whole when whether its labels
+    are known changed (the last sale day crossed its horizon)."""
+    days = _interaction_days(run)
+    lookback, horizon = 90, features.INTERACTIONS_HORIZON_DAYS
+    pairs = _changed_pairs(run, new).localCheckpoint()
+    lo, hi = days[0] - timedelta(days=lookback), days[-1] + timedelta(days=horizon)
+    all_sales = run.gold("fact_sales").where(F.col("sale_date").between(F.lit(lo), F.lit(hi)))
+    all_clicks = run.silver("clickstream").where(F.to_date("occurred_at").between(F.lit(lo), F.lit(days[-1])))
+    # the changed pairs' lines and clicks are few: read once for every day
+    sales = all_sales.join(pairs, list(features.PAIR), "left_semi").localCheckpoint()
+    clicks = all_clicks.join(pairs, list(features.PAIR), "left_semi").localCheckpoint()
+    table = run.gold("features_interactions")
+    held = _held_labels(table, "as_of_date", days, "label_purchased_next_7d")
+    out = []
+    for day in days:
+        end = (all_sales.where(F.col("sale_date").between(F.lit(day - timedelta(days=lookback)),
+                                                          F.lit(day + timedelta(days=horizon))))
+               .agg(F.max("sale_date")).collect()[0][0])
+        known = end is not None and day + timedelta(days=horizon) <= end
+        snapshot = table.where(F.col("as_of_date") == F.lit(day))
+        if held.get(day) is None or held[day] == known:
+            out.append(features.features_interactions_changes(snapshot, sales, clicks, pairs, day, end))
+        else:
+            print(f"  {day}: its labels {'became' if known else 'are no longer'} known: every pair is rebuilt",
+                  flush=True)
+            out.append(features.features_interactions_changes(snapshot, all_sales, all_clicks, None, day, end))
+    return functools.reduce(DataFrame.unionByName, out)
+
+
+def _held_labels(table: DataFrame, day_column: str, days: Sequence[date], label: str) -> dict[date, bool | None]:
+    """Per day of ``days``, whether the snapshot the table holds of it has its labels known (None: it has no rows)."""
+    held = (table.where(F.col(day_column).isin(days)).groupBy(day_column)
+            .agg(F.count(label).alias("labelled")).collect())
+    return {r[day_column]: r.labelled > 0 for r in held}
+
+
 def _features_interactions(run: Run) -> DataFrame:
     """A one-day run's snapshot: folded onto the day before's when that one is current, else from the lookback."""
     clicks = run.silver_days("clickstream", "occurred_at", before=90)
@@ -387,14 +505,12 @@ TABLES: tuple[GoldTable, ...] = (
               _each_day(lambda r: aggregates.customer_segments(
                   _sales_window(r, before=aggregates.RFM_LOOKBACK_DAYS, table="customer_sales_daily"), r.end)),
               lambda r: r.as_of(), _day("as_of_date"), uses=("customer_sales_daily",)),
-    GoldTable("customer_profiles", "aggregate",
-              _each_day(lambda r: aggregates.customer_profiles(
-                  r.gold("customer_sales_daily").where(F.col("sale_date") <= F.lit(r.end)),
-                  r.gold("fact_feedback").where(F.col("review_date") <= F.lit(r.end)),
-                  r.gold("fact_web_sessions").where(F.col("session_date") <= F.lit(r.end)),
-                  r.gold("dim_customer"), r.end)),
-              lambda r: r.as_of(), _day("as_of_date"),
-              uses=("customer_sales_daily", "fact_feedback", "fact_web_sessions", "dim_customer")),
+    GoldTable("customer_profiles", "aggregate", _each_day(_customer_profiles), lambda r: r.as_of(), _day("as_of_date"),
+              uses=("customer_sales_daily", "fact_feedback", "fact_web_sessions", "dim_customer"),
+              # while the days are current, the profiles of the customers whose rows changed are merged in
+              folds=(*SALES_SOURCES, "customer_feedback", "clickstream"), delta=_customer_profiles_delta,
+              key=("as_of_date", "customer_id"), day_column="as_of_date", audits_changes=True,
+              properties=(("write.merge.mode", "merge-on-read"),)),
     GoldTable("features_demand", "feature",
               lambda r: features.features_demand(
                   _sales_window(r, before=DEMAND_HISTORY_DAYS, table="product_sales_daily"), r.gold("dim_product"),
@@ -413,7 +529,12 @@ TABLES: tuple[GoldTable, ...] = (
               _replaces_with_closed(Run.as_of, Run.as_of, features.INTERACTIONS_HORIZON_DAYS),
               _day("as_of_date"), uses=("fact_sales", "clickstream"),
               # its rows are made of sale lines and clicks alone: a new dimension version changes none of them
-              folds=(*SALES_SOURCES, "clickstream")),
+              folds=(*SALES_SOURCES, "clickstream"),
+              # while the day is current, the rows of the pairs whose lines or clicks changed are merged in: a
+              # few thousand of its millions (merge-on-read: the merge writes those, not the days' files again)
+              delta=_features_interactions_delta, key=("as_of_date", *features.PAIR), day_column="as_of_date",
+              merge_days=_interaction_days, audits_changes=True,
+              properties=(("write.merge.mode", "merge-on-read"),)),
 )
 BY_NAME = {t.name: t for t in TABLES}
 
@@ -450,8 +571,11 @@ def load_checks(table: str, checks_dir: Path = CHECKS_DIR) -> list[dict]:
     return spec["checks"]
 
 
-def run_checks(run: Run, table: str, candidate_view: str) -> list[CheckResult]:
+def run_checks(run: Run, table: str, candidate_view: str, changes_only: bool = False) -> list[CheckResult]:
     """Run a table's SQL assertions on the candidate rows (a temp view) and the already written tables.
+
+    ``changes_only``: the candidate rows are the rows a merge writes, not the window's days: checks marked
+    ``whole_window`` (a row count band) do not apply and are left out.
 
     The assertions run as the scalar subqueries of one statement: Spark plans them together, runs them
     side by side and merges those that aggregate the same rows into one scan, where a statement per
@@ -461,7 +585,7 @@ def run_checks(run: Run, table: str, candidate_view: str) -> list[CheckResult]:
     params = {"candidate": candidate_view, "gold": run.target, "silver": run.source,
               "start": f"date'{run.start}'", "end": f"date'{run.end}'",
               "end_next": f"timestamp'{end_next} 00:00:00'"}
-    checks = load_checks(table)
+    checks = [c for c in load_checks(table) if not (changes_only and c.get("whole_window"))]
     statement = "select " + ", ".join(f"({c['sql'].format(**params)}) as c{i}" for i, c in enumerate(checks))
     values = run.spark.sql(statement).collect()[0]
     results = []
@@ -511,6 +635,8 @@ def publish(run: Run, spec: GoldTable, df: DataFrame) -> None:
     table = f"{run.target}.{spec.name}"
     if not run.spark.catalog.tableExists(table):
         writer = df.writeTo(table).using("iceberg").tableProperty("format-version", "2")
+        for key, value in spec.properties:
+            writer = writer.tableProperty(key, value)
         parts = spec.partition()
         if parts:
             writer = writer.partitionedBy(*parts)
@@ -521,24 +647,35 @@ def publish(run: Run, spec: GoldTable, df: DataFrame) -> None:
     df.writeTo(table).overwrite(F.lit(True) if predicate is None else F.expr(predicate))
 
 
+def merge_bound(run: Run, spec: GoldTable, column: str) -> str:
+    """SQL predicate on ``column`` (the table's ``day_column``, qualified as needed) of the days a merge touches."""
+    if spec.merge_days is None:
+        return f"{column} between date'{run.start}' and date'{run.end}'"
+    days = ", ".join(f"date'{d}'" for d in spec.merge_days(run))
+    return f"{column} in ({days})"
+
+
 def merge(run: Run, spec: GoldTable, rows: DataFrame) -> None:
-    """Merge delta ``rows`` (see :attr:`GoldTable.delta`) into the window's days of the table, in one commit."""
+    """Merge delta ``rows`` (see :attr:`GoldTable.delta`) into the days it touches of the table, in one commit."""
     view = f"_merge_{spec.name}"
     rows.createOrReplaceTempView(view)
     on = " and ".join(f"t.{k} = s.{k}" for k in spec.key)
-    # the window bound prunes the files the merge reads to its days; an insert whose key is there already
+    # the day bound prunes the files the merge reads to its days; an insert whose key is there already
     # is left out, but the checks (merged_window) have reported it before
     run.spark.sql(f"merge into {run.target}.{spec.name} t using {view} s "
-                  f"on {on} and t.{spec.day_column} between date'{run.start}' and date'{run.end}' "
+                  f"on {on} and {merge_bound(run, spec, f't.{spec.day_column}')} "
                   "when matched and s._op = 'delete' then delete "
                   "when matched and s._op = 'upsert' then update set * "
                   "when not matched and s._op <> 'delete' then insert *")
 
 
 def merged_window(run: Run, spec: GoldTable, rows: DataFrame) -> DataFrame:
-    """The window's days of the table as a merge of delta ``rows`` leaves them: what its checks audit
-    (inserts are added, so an insert whose key is there already shows as a duplicate)."""
-    days = F.col(spec.day_column).between(F.lit(run.start), F.lit(run.end))
+    """The days of the table a merge of delta ``rows`` touches as it leaves them: what its checks audit
+    (inserts are added, so an insert whose key is there already shows as a duplicate). A table that
+    :attr:`~GoldTable.audits_changes` is audited on the rows the merge writes instead."""
+    if spec.audits_changes:
+        return rows.where(F.col("_op") != "delete").drop("_op")
+    days = F.expr(merge_bound(run, spec, spec.day_column))
     replaced = rows.where(F.col("_op") != "insert").select(*spec.key)
     kept = run.gold(spec.name).where(days).join(replaced, list(spec.key), "left_anti")
     return kept.unionByName(rows.where(F.col("_op") != "delete").drop("_op"))
@@ -564,7 +701,7 @@ def build_table(run: Run, spec: GoldTable, results: list[CheckResult],
             merged_window(run, spec, candidate).createOrReplaceTempView(view)
             rows = candidate.where(F.col("_op") != "delete").count()
         built = time.monotonic()
-        checks = run_checks(run, spec.name, view)
+        checks = run_checks(run, spec.name, view, changes_only=new is not None and spec.audits_changes)
         results.extend(checks)
         checked = time.monotonic()
         failed = [r for r in checks if not r.passed]
@@ -970,21 +1107,25 @@ def merge_reason(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, 
     last = state.last.get(spec.name)
     if last is None or last.end != run.end:
         return f"its last build ended on {last.end if last else 'no day'}, not {run.end}"
+    # an as-of snapshot is brought up to date from what the last build wrote of it: every day must be one it wrote
+    if spec.folds and last.start > run.start:
+        return f"its last build started on {last.start}, after this window's first day {run.start}"
+    sources = spec.delta_sources()
     for name in inputs_of(spec):
         recorded = state.snaps.get((spec.name, state_name(run, name)))
         if recorded is None:
             return f"nothing recorded for {name}"
         current = ends.get((spec.name, name))
-        # a source it reads: its new rows are what the delta merges
-        if name not in spec.reads and (current is None or current.id != recorded.id):
+        # a source of its delta: its new rows are what the delta merges
+        if name not in sources and (current is None or current.id != recorded.id):
             return f"new input in {name}"
     return None
 
 
 def new_rows_of(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, str], Snap],
                 found: NewRows) -> tuple[dict[str, DataFrame | None], str | None]:
-    """Per source the table reads, the rows it gained since the table's last build (as catch-up found them),
-    and why they cannot be merged (None: they can).
+    """Per source of the table's delta (:meth:`GoldTable.delta_sources`), the rows it gained since the table's last
+    build (as catch-up found them), and why they cannot be merged (None: they can).
 
     A merge inserts an append-only source's new rows as new rows, so it needs exactly those: a superset
     (a recorded snapshot expired by maintenance) would insert rows already there. A CDC mirror's changed
@@ -992,9 +1133,9 @@ def new_rows_of(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, s
     """
     out: dict[str, DataFrame | None] = {}
     why = None
-    for source in spec.reads:
+    for source in spec.delta_sources():
         start, end = state.snaps[(spec.name, state_name(run, source))], ends[(spec.name, source)]
-        out[source], exact, _ = found[(source, start.id, end.id)]
+        out[source], exact, _ = find_new_rows(run, source, start, end, found)
         if not exact and source in spec.inserts:
             why = f"the new rows of {source} are not known exactly"
     return out, why

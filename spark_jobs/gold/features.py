@@ -200,7 +200,7 @@ def features_churn(customer_sales: DataFrame, observation_dates: Sequence[date],
 
 
 #: an interaction's key, and its counts (which add up over days)
-_PAIR = ("customer_id", "product_id")
+PAIR = ("customer_id", "product_id")
 _COUNTS = ("views", "add_to_carts", "remove_from_carts", "purchases", "units_bought")
 
 
@@ -233,38 +233,63 @@ def features_interactions_fold(previous: DataFrame, fact_sales: DataFrame, click
     """
     day = F.lit(as_of)
     leaving = F.date_sub(day, lookback_days)
-    left = _interaction_counts(fact_sales, clickstream, leaving, leaving).select(*_PAIR)
-    recounted = _interaction_counts(fact_sales.join(left, list(_PAIR), "left_semi"),
-                                    clickstream.join(left, list(_PAIR), "left_semi"),
+    left = _interaction_counts(fact_sales, clickstream, leaving, leaving).select(*PAIR)
+    recounted = _interaction_counts(fact_sales.join(left, list(PAIR), "left_semi"),
+                                    clickstream.join(left, list(PAIR), "left_semi"),
                                     F.date_sub(day, lookback_days - 1), day)
-    carried = previous.join(left, list(_PAIR), "left_anti").select(
-        *_PAIR, *_COUNTS, F.col("last_interaction_at").alias("_last_click_at"),
+    carried = previous.join(left, list(PAIR), "left_anti").select(
+        *PAIR, *_COUNTS, F.col("last_interaction_at").alias("_last_click_at"),
         F.lit(None).cast("timestamp").alias("_last_bought_at"))
-    today = _interaction_counts(fact_sales, clickstream, day, day).join(left, list(_PAIR), "left_anti")
-    t = today.select(*_PAIR, *[F.col(c).alias(f"_t_{c}") for c in (*_COUNTS, "_last_click_at", "_last_bought_at")])
+    today = _interaction_counts(fact_sales, clickstream, day, day).join(left, list(PAIR), "left_anti")
+    t = today.select(*PAIR, *[F.col(c).alias(f"_t_{c}") for c in (*_COUNTS, "_last_click_at", "_last_bought_at")])
     zero = F.lit(0).cast("bigint")
-    folded = carried.join(t, list(_PAIR), "full").select(
-        *_PAIR, *[(F.coalesce(c, zero) + F.coalesce(f"_t_{c}", zero)).alias(c) for c in _COUNTS],
+    folded = carried.join(t, list(PAIR), "full").select(
+        *PAIR, *[(F.coalesce(c, zero) + F.coalesce(f"_t_{c}", zero)).alias(c) for c in _COUNTS],
         F.greatest("_last_click_at", "_t__last_click_at", "_t__last_bought_at").alias("_last_click_at"),
         F.col("_last_bought_at"))
     return _interaction_rows(folded.unionByName(recounted), fact_sales, as_of, data_end, horizon_days)
+
+
+def features_interactions_changes(snapshot: DataFrame, fact_sales: DataFrame, clickstream: DataFrame,
+                                  pairs: DataFrame | None, as_of: date, data_end: date | None,
+                                  lookback_days: int = 90,
+                                  horizon_days: int = INTERACTIONS_HORIZON_DAYS) -> DataFrame:
+    """The changes that bring ``snapshot`` (a day's :func:`features_interactions` rows as the table holds them) up
+    to date when only the sale lines and clicks of ``pairs`` (customer_id, product_id) changed since it was built.
+
+    A row depends on its own pair's lines and clicks, and on ``data_end`` through whether its label is known. The
+    rows of ``pairs`` are built again from their inputs (``_op`` ``upsert``), and those of ``snapshot`` among
+    ``pairs`` that no longer have an interaction are deleted (``_op`` ``delete``); the other rows stay as they
+    are. ``pairs`` None: every pair (when whether the day's labels are known changed, every row changes).
+    ``data_end`` is the last sale day of every line (not only the pairs'), as the full build sees it: None when
+    there is none, where no label is known.
+    """
+    if pairs is not None:
+        fact_sales = fact_sales.join(pairs, list(PAIR), "left_semi")
+        clickstream = clickstream.join(pairs, list(PAIR), "left_semi")
+        snapshot = snapshot.join(pairs, list(PAIR), "left_semi")
+    # without any sale there is no end, so no label: any day before the horizon's last says so alike
+    end = as_of if data_end is None else data_end
+    rows = features_interactions(fact_sales, clickstream, as_of, end, lookback_days, horizon_days)
+    gone = snapshot.where(F.col("as_of_date") == F.lit(as_of)).join(rows.select(*PAIR), list(PAIR), "left_anti")
+    return rows.withColumn("_op", F.lit("upsert")).unionByName(gone.withColumn("_op", F.lit("delete")))
 
 
 def _interaction_counts(fact_sales: DataFrame, clickstream: DataFrame, lo: Column, hi: Column) -> DataFrame:
     """Per customer and product with an interaction on days ``lo`` .. ``hi``: its counts, latest click and purchase."""
     clicks = (clickstream.where(F.col("customer_id").isNotNull() & F.col("product_id").isNotNull()
                                 & F.to_date("occurred_at").between(lo, hi))
-              .groupBy(*_PAIR)
+              .groupBy(*PAIR)
               .agg(F.count(F.when(F.col("event_type") == "product_view", 1)).alias("views"),
                    F.count(F.when(F.col("event_type") == "add_to_cart", 1)).alias("add_to_carts"),
                    F.count(F.when(F.col("event_type") == "remove_from_cart", 1)).alias("remove_from_carts"),
                    F.max(F.when(F.col("event_type").isin("product_view", "add_to_cart"), F.col("occurred_at")))
                    .alias("_last_click_at")))
     past = (fact_sales.where(F.col("customer_id").isNotNull() & F.col("sale_date").between(lo, hi))
-            .groupBy(*_PAIR)
+            .groupBy(*PAIR)
             .agg(F.count(F.lit(1)).alias("purchases"), F.sum("quantity").cast("bigint").alias("units_bought"),
                  F.max("sold_at").alias("_last_bought_at")))
-    return clicks.join(past, list(_PAIR), "full")
+    return clicks.join(past, list(PAIR), "full")
 
 
 def _interaction_rows(counts: DataFrame, fact_sales: DataFrame, as_of: date, data_end: date | None,
@@ -273,16 +298,16 @@ def _interaction_rows(counts: DataFrame, fact_sales: DataFrame, as_of: date, dat
     bought = fact_sales.where(F.col("customer_id").isNotNull())
     future = (bought.where(F.col("sale_date").between(F.date_add(F.lit(as_of), 1),
                                                       F.date_add(F.lit(as_of), horizon_days)))
-              .select(*_PAIR).distinct().withColumn("_bought_later", F.lit(True)))
+              .select(*PAIR).distinct().withColumn("_bought_later", F.lit(True)))
     ends = (fact_sales.sparkSession.createDataFrame([(data_end,)], "_end date") if data_end
             else fact_sales.agg(F.max("sale_date").alias("_end")))
     zero = F.lit(0).cast("bigint")
-    pairs = counts.join(future, list(_PAIR), "left").crossJoin(ends)
+    pairs = counts.join(future, list(PAIR), "left").crossJoin(ends)
     counted = {c: F.coalesce(c, zero) for c in _COUNTS}
     score = sum((counted[c] * w for c, w in INTERACTION_WEIGHTS.items()), F.lit(0))
     last_at = F.greatest("_last_click_at", "_last_bought_at")
     return pairs.select(
-        *_PAIR, F.lit(as_of).alias("as_of_date"),
+        *PAIR, F.lit(as_of).alias("as_of_date"),
         *[v.alias(c) for c, v in counted.items()], score.cast("bigint").alias("implicit_score"),
         last_at.alias("last_interaction_at"), F.date_diff(F.lit(as_of), F.to_date(last_at)).alias("days_since_last"),
         F.when(F.date_add(F.lit(as_of), horizon_days) <= F.col("_end"), F.coalesce("_bought_later", F.lit(False)))

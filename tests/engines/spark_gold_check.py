@@ -271,6 +271,32 @@ def interactions_fold(spark, p):
 
 
 @case
+def interactions_changes(spark, p):
+    """A day's snapshot built on earlier inputs, brought up to date by its changes for the changed pairs (applied
+    as a merge applies them), and the snapshot built whole on the new inputs."""
+    schema = fact_sales_schema(spark)
+    before_sales, sales = frame(spark, schema, p["fact_sales_before"]), frame(spark, schema, p["fact_sales"])
+    before_clicks = contract_frame(spark, "clickstream", p["clickstream_before"])
+    clicks = contract_frame(spark, "clickstream", p["clickstream"])
+    day, order = date.fromisoformat(p["as_of"]), ("customer_id", "product_id")
+    snapshot = materialise(spark, features.features_interactions(before_sales, before_clicks, day))
+    pairs = None if p["pairs"] is None else spark.createDataFrame(p["pairs"], "customer_id string, product_id string")
+    end = sales.agg(F.max("sale_date")).collect()[0][0]
+    changes = rows(features.features_interactions_changes(snapshot, sales, clicks, pairs, day, end), *order)
+    merged = {(r["customer_id"], r["product_id"]): r for r in rows(snapshot, *order)}
+    ops = []
+    for change in changes:
+        op, key = change.pop("_op"), (change["customer_id"], change["product_id"])
+        ops.append([*key, op])
+        if op == "delete":
+            del merged[key]
+        else:
+            merged[key] = change
+    return {"merged": [merged[k] for k in sorted(merged)], "ops": sorted(ops),
+            "whole": rows(features.features_interactions(sales, clicks, day), *order)}
+
+
+@case
 def closed_horizon(spark, p):
     """The job's own builds of the label tables for a one-day window, inputs as global temporary views."""
     from spark_jobs import gold_daily  # the job module: imported only by the case that needs it

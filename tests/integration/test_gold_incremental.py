@@ -33,6 +33,8 @@ GOLD = "gold_inc"
 FULL = "gold_inc_full"
 DIMS = ("dim_store", "dim_product", "dim_customer")
 SALES = ("fact_sales", "product_sales_daily", "features_interactions")
+#: customer_profiles and the tables it reads besides the dimensions
+CUSTOMERS = ("customer_sales_daily", "fact_feedback", "fact_web_sessions", "customer_profiles")
 #: inventory updates arrive up to 48 h late: this one 40 h after it was counted
 LATENESS = timedelta(hours=40)
 
@@ -47,6 +49,7 @@ def frozen(stack, trino: Trino) -> tuple[date, datetime]:
         drop_namespace_tables(trino, ns)
     copy_sales(trino, SRC, f"between timestamp '{day} 00:00:00 UTC' and {until}")
     copy_events(trino, "clickstream", SRC, f"occurred_at between timestamp '{day} 00:00:00 UTC' and {until}")
+    copy_events(trino, "customer_feedback", SRC, f"reviewed_at between timestamp '{day} 00:00:00 UTC' and {until}")
     # the late update's day and the one after it must be in the copy for a full rebuild to cover them
     copy_events(trino, "inventory_updates", SRC,
                 f"counted_at between timestamp '{day - timedelta(days=2)} 00:00:00 UTC' and {until}")
@@ -123,7 +126,7 @@ def test_inventory_updates_40_hours_late_change_their_day_on_the_next_run(trino:
 def test_incremental_runs_give_the_tables_a_full_rebuild_gives(trino: Trino, frozen):
     day, _ = frozen
     window = ["--target-namespace", GOLD, "--start", day.isoformat()]
-    tables = ",".join((*DIMS, *SALES))
+    tables = ",".join((*DIMS, *SALES, *CUSTOMERS))
     build(*window, "--run-id", "inc-sales-0", "--tables", tables)  # a first build, or the tables kept
     # about 1% more till lines: copies of existing ones under new event and receipt ids, appended later
     lines = int(trino.query(f"select count(*) from iceberg.{SRC}.pos_sales")[0][0])
@@ -144,13 +147,19 @@ def test_incremental_runs_give_the_tables_a_full_rebuild_gives(trino: Trino, fro
     # and the facts merged those rows in instead of rebuilding the day
     assert f"{GOLD}.fact_sales: merging the new rows of online_order_items, online_orders, pos_sales" in out, \
         out[-4000:]
+    # features_interactions brought the day's snapshot up to date for the pairs those changes touch
+    assert (f"{GOLD}.features_interactions: merging the new rows of clickstream, online_order_items, online_orders, "
+            "pos_sales") in out, out[-4000:]
+    # and customer_profiles the profiles of the customers whose sales changed
+    assert (f"{GOLD}.customer_profiles: merging the new rows of clickstream, customer_feedback, online_order_items, "
+            "online_orders, pos_sales") in out, out[-4000:]
     assert lines_of(cancelled) == 0
     if delivered is not None:
         items = trino.query(f"select count(*) from iceberg.{SRC}.online_order_items where order_id = '{delivered}'")
         assert lines_of(delivered) == int(items[0][0])
     build("--target-namespace", FULL, "--full", "--start", day.isoformat(), "--run-id", "inc-full-2",
           "--tables", tables)
-    for table in SALES:
+    for table in (*SALES, *CUSTOMERS):
         assert fingerprint(trino, f"{GOLD}.{table}") == fingerprint(trino, f"{FULL}.{table}"), table
     store_lines = trino.query(f"select count(*) from iceberg.{GOLD}.fact_sales where channel = 'store'")[0][0]
     assert int(store_lines) == lines + max(1, lines // 100)

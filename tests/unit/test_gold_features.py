@@ -130,6 +130,33 @@ FOLD = {
     ],
 }
 
+# the snapshot of 11-10 was built; since then C2's order was cancelled (its line leaves), C1 bought P1 again on
+# 11-10 and P1 on 11-13 (the label), C4 viewed P5: the changed pairs are those of these lines and clicks
+CHANGES = {
+    "case": "interactions_changes", "as_of": "2026-11-10",
+    "clickstream_before": [click("g1", "C3", "product_view", "P3", "2026-11-09T10:00:00Z")],
+    "clickstream": [click("g1", "C3", "product_view", "P3", "2026-11-09T10:00:00Z"),
+                    click("g2", "C4", "product_view", "P5", "2026-11-10T09:00:00Z")],
+    "fact_sales_before": [
+        sale("2026-11-08", 2, "P1", "C1", sale_id="u1"),
+        sale("2026-11-09", 1, "P2", "C2", sale_id="u2"),  # cancelled since
+        sale("2026-11-12", 1, "P3", "C3", sale_id="u3"),
+        sale("2026-11-17", 1, "P9", "C9", sale_id="u4"),  # the last day of data: the labels are known
+    ],
+    "fact_sales": [
+        sale("2026-11-08", 2, "P1", "C1", sale_id="u1"),
+        sale("2026-11-12", 1, "P3", "C3", sale_id="u3"),
+        sale("2026-11-17", 1, "P9", "C9", sale_id="u4"),
+        sale("2026-11-10", 3, "P1", "C1", sale_id="u5"),
+        sale("2026-11-13", 1, "P1", "C1", sale_id="u6"),
+        sale("2026-11-14", 1, "P4", "C1", sale_id="u7"),  # a purchase after the day: no interaction up to it
+    ],
+    "pairs": [("C1", "P1"), ("C2", "P2"), ("C4", "P5"), ("C1", "P4")],
+}
+# the same, but the last day of data (11-17) arrives with the changes: every label of 11-10 becomes known, so
+# every pair is rebuilt (pairs None), C3 x P3 too though nothing of it changed
+KNOWN = {**CHANGES, "fact_sales_before": CHANGES["fact_sales_before"][:3], "pairs": None}
+
 # a one-day run on 11-10 also rebuilds the days whose label horizon 11-10 closes: churn's 10-11 (30 days),
 # the interactions' 11-03 (7 days); C4's sale makes 11-10 the last day of data
 CLOSED = {
@@ -153,7 +180,7 @@ CLOSED = {
 WINDOW = {**CLOSED, "start": "2026-11-09", "tables": ("features_interactions", "customer_segments")}
 
 CASES = {"demand": DEMAND, "equipment": EQUIPMENT, "churn": CHURN, "interactions": INTERACTIONS, "fold": FOLD,
-         "closed": CLOSED, "window": WINDOW}
+         "changes": CHANGES, "known": KNOWN, "closed": CLOSED, "window": WINDOW}
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +293,23 @@ def test_a_snapshot_folded_onto_the_day_before_equals_one_built_from_its_whole_l
         ("C4", "P5", 1, 0, 0, 0, 0, "2026-11-10T08:00:00", False),
         ("C5", "P6", 0, 0, 0, 1, 3, "2026-11-06T12:00:00", True),
     ]
+
+
+def test_a_snapshot_brought_up_to_date_for_the_changed_pairs_equals_one_built_on_the_new_inputs(out):
+    changes = out["changes"]
+    assert changes["merged"] == changes["whole"]
+    # the cancelled line's pair is deleted, the others' rows rebuilt; C1 x P4 has no interaction up to 11-10
+    assert changes["ops"] == [["C1", "P1", "upsert"], ["C2", "P2", "delete"], ["C4", "P5", "upsert"]]
+    cols = ("customer_id", "product_id", "views", "purchases", "units_bought", "label_purchased_next_7d")
+    assert pick(changes["merged"], *cols) == [
+        ("C1", "P1", 0, 2, 5, True), ("C3", "P3", 1, 0, 0, True), ("C4", "P5", 1, 0, 0, False)]
+
+
+def test_when_the_labels_become_known_every_pair_of_the_day_is_rebuilt(out):
+    known = out["known"]
+    assert known["merged"] == known["whole"]
+    assert ["C3", "P3", "upsert"] in known["ops"]
+    assert all(r["label_purchased_next_7d"] is not None for r in known["merged"])
 
 
 def test_a_run_also_rebuilds_the_day_whose_label_horizon_it_closes(out):
