@@ -395,7 +395,7 @@ def _features_interactions_delta(run: Run, new: Mapping[str, DataFrame | None]) 
     lines or clicks changed (:func:`features.features_interactions_changes`), or whole when whether its labels
     are known changed (the last sale day crossed its horizon)."""
     days = _interaction_days(run)
-    lookback, horizon = 90, features.INTERACTIONS_HORIZON_DAYS
+    lookback, horizon = features.INTERACTIONS_LOOKBACK_DAYS, features.INTERACTIONS_HORIZON_DAYS
     pairs = _changed_pairs(run, new).localCheckpoint()
     lo, hi = days[0] - timedelta(days=lookback), days[-1] + timedelta(days=horizon)
     all_sales = run.gold("fact_sales").where(F.col("sale_date").between(F.lit(lo), F.lit(hi)))
@@ -430,8 +430,8 @@ def _held_labels(table: DataFrame, day_column: str, days: Sequence[date], label:
 
 def _features_interactions(run: Run) -> DataFrame:
     """A one-day run's snapshot: folded onto the day before's when that one is current, else from the lookback."""
-    clicks = run.silver_days("clickstream", "occurred_at", before=90)
-    sales = _sales_window(run, before=90, after=7)
+    clicks = run.silver_days("clickstream", "occurred_at", before=features.INTERACTIONS_LOOKBACK_DAYS)
+    sales = _sales_window(run, before=features.INTERACTIONS_LOOKBACK_DAYS, after=features.INTERACTIONS_HORIZON_DAYS)
     before = run.end - timedelta(days=1)
     if run.current is not None and run.current.start <= before <= run.current.end:
         previous = run.gold("features_interactions").where(F.col("as_of_date") == F.lit(before))

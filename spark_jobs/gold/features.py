@@ -20,6 +20,8 @@ EQUIPMENT_HORIZON_HOURS = 24
 CHURN_HORIZON_DAYS = 30
 #: days after the as-of day in which a purchase makes an interaction's label true
 INTERACTIONS_HORIZON_DAYS = 7
+#: days up to and including the as-of day whose interactions count
+INTERACTIONS_LOOKBACK_DAYS = 90
 INTERACTION_WEIGHTS = {"views": 1, "add_to_carts": 3, "purchases": 5}
 
 
@@ -205,7 +207,8 @@ _COUNTS = ("views", "add_to_carts", "remove_from_carts", "purchases", "units_bou
 
 
 def features_interactions(fact_sales: DataFrame, clickstream: DataFrame, as_of: date, data_end: date | None = None,
-                          lookback_days: int = 90, horizon_days: int = INTERACTIONS_HORIZON_DAYS) -> DataFrame:
+                          lookback_days: int = INTERACTIONS_LOOKBACK_DAYS,
+                          horizon_days: int = INTERACTIONS_HORIZON_DAYS) -> DataFrame:
     """gold.features_interactions: implicit feedback of customer x product for a recommender, as of a day.
 
     Grain: one row per customer_id and product_id with an interaction (product view, add to cart,
@@ -220,7 +223,7 @@ def features_interactions(fact_sales: DataFrame, clickstream: DataFrame, as_of: 
 
 
 def features_interactions_fold(previous: DataFrame, fact_sales: DataFrame, clickstream: DataFrame, as_of: date,
-                               data_end: date | None = None, lookback_days: int = 90,
+                               data_end: date | None = None, lookback_days: int = INTERACTIONS_LOOKBACK_DAYS,
                                horizon_days: int = INTERACTIONS_HORIZON_DAYS) -> DataFrame:
     """:func:`features_interactions` as of ``as_of`` from ``previous``, its rows as of the day before on the same
     inputs: the interactions of ``as_of`` are added and those of the day leaving the lookback taken out.
@@ -252,7 +255,7 @@ def features_interactions_fold(previous: DataFrame, fact_sales: DataFrame, click
 
 def features_interactions_changes(snapshot: DataFrame, fact_sales: DataFrame, clickstream: DataFrame,
                                   pairs: DataFrame | None, as_of: date, data_end: date | None,
-                                  lookback_days: int = 90,
+                                  lookback_days: int = INTERACTIONS_LOOKBACK_DAYS,
                                   horizon_days: int = INTERACTIONS_HORIZON_DAYS) -> DataFrame:
     """The changes that bring ``snapshot`` (a day's :func:`features_interactions` rows as the table holds them) up
     to date when only the sale lines and clicks of ``pairs`` (customer_id, product_id) changed since it was built.
