@@ -314,18 +314,22 @@ def _features_churn(run: Run) -> DataFrame:
     rebuild) judges it, not against the closed day's own range: they differ only when the window's
     last day has no sales but a later day does (a backfill), where the shared input knows the label.
     """
-    closed = _closed_day(run, CHURN_HORIZON_DAYS)
-    days = ([] if closed is None else [closed]) + [day.start for day in run.each_day()]
+    days = _observed_days(run, CHURN_HORIZON_DAYS)
     sales = _sales_window(replace(run, start=days[0]), before=CHURN_HISTORY_DAYS, after=CHURN_HORIZON_DAYS,
                           table="customer_sales_daily")
     return features.features_churn(sales, days)
 
 
-def _interaction_days(run: Run) -> list[date]:
-    """The as-of days a features_interactions build writes: the one whose label horizon the window's last day closes
-    (see :func:`_with_closed_horizon`) and the window's."""
-    closed = _closed_day(run, features.INTERACTIONS_HORIZON_DAYS)
+def _observed_days(run: Run, horizon_days: int) -> list[date]:
+    """The days a label table's build writes, first to last: the one whose ``horizon_days`` label horizon the
+    window's last day closes (see :func:`_with_closed_horizon`), then the window's."""
+    closed = _closed_day(run, horizon_days)
     return ([] if closed is None else [closed]) + [day.start for day in run.each_day()]
+
+
+def _interaction_days(run: Run) -> list[date]:
+    """The as-of days a features_interactions build writes (:func:`_observed_days`)."""
+    return _observed_days(run, features.INTERACTIONS_HORIZON_DAYS)
 
 
 def _changed_orders(run: Run, new: Mapping[str, DataFrame | None]) -> DataFrame | None:
