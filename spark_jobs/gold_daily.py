@@ -24,6 +24,9 @@ records each table's other inputs (the Gold tables and Silver tables it ``uses``
 landed master-data files), so an incremental run keeps a table whose inputs and days are those of its
 last build instead of rebuilding it (:mod:`spark_jobs.gold.reuse`); ``--full`` and ``--no-catch-up``
 build everything they are given.
+A table that merges new rows instead of rebuilding days (``delta``) also records the snapshot the
+run left it at: it merges only onto that snapshot, and rebuilds its days when a run wrote it without
+recording (one that failed at a later table, or ran with ``--no-catch-up``).
 
 Quality gate (write-audit-publish): each built table is checked *before* it is written, by the
 plain SQL assertions of ``sql/gold/<table>.yaml`` run against the candidate rows. The results
@@ -736,6 +739,8 @@ STATE_SCHEMA = ("gold_table string, source_table string, snapshot_id bigint, com
 INGEST_MARGIN = timedelta(hours=1)
 #: snapshot operations that add no rows an incremental read of appends would miss (replace: compaction)
 APPEND_ONLY = {"append", "replace"}
+#: the state's ``source_table`` of a merging table's own snapshot, as the run that recorded it left the table
+WRITTEN = "(as written)"
 
 
 @dataclass(frozen=True)
@@ -864,22 +869,25 @@ def load_state(run: Run) -> State:
     return State(snaps, through, last)
 
 
-def _iceberg_table(run: Run, table: str):  # noqa: ANN202 (a py4j proxy of org.apache.iceberg.Table)
-    """The Iceberg table of a source-namespace table through Iceberg's Java API: its metadata without a Spark job."""
+def _iceberg_table(run: Run, table: str, gold: bool = False):  # noqa: ANN202 (a py4j proxy of an Iceberg Table)
+    """The Iceberg table of a source-namespace table (``gold``: of the target namespace) through Iceberg's Java
+    API: its metadata without a Spark job."""
     jvm = run.spark.sparkContext._jvm
-    return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(run.spark._jsparkSession, run.qualified(table))
+    name = f"{run.spark.catalog.currentCatalog()}.{run.target}.{table}" if gold else run.qualified(table)
+    return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(run.spark._jsparkSession, name)
 
 
-def current_snapshot(run: Run, table: str) -> Snap:
+def current_snapshot(run: Run, table: str, gold: bool = False) -> Snap:
     """The table's current snapshot (the newest in its current line of history)."""
-    snap = _iceberg_table(run, table).currentSnapshot()
+    snap = _iceberg_table(run, table, gold).currentSnapshot()
     return Snap(None, None) if snap is None else Snap(snap.snapshotId(), snap.timestampMillis() * 1000)
 
 
-def operations_between(run: Run, table: str, start: int | None, end: int | None) -> list[str] | None:
+def operations_between(run: Run, table: str, start: int | None, end: int | None,
+                       gold: bool = False) -> list[str] | None:
     """Operations of the snapshots after ``start`` up to ``end``; None when ``start`` is not an ancestor of
     ``end`` (expired by maintenance, or the table was replaced since)."""
-    iceberg = _iceberg_table(run, table)
+    iceberg = _iceberg_table(run, table, gold)
     ops, at = [], end
     while at != start:
         snap = None if at is None else iceberg.snapshot(at)
@@ -1080,6 +1088,10 @@ def record_state(run: Run, chosen: Sequence[GoldTable], state: State, ends: dict
             if end is not None:
                 rows.append((spec.name, state_name(run, source), end.id, _utc(end.committed_us), run.start,
                              run.end, run.run_id, now))
+        if spec.delta is not None:  # what its next merge starts from (see merge_reason)
+            written = current_snapshot(run, spec.name, gold=True)
+            rows.append((spec.name, WRITTEN, written.id, _utc(written.committed_us), run.start, run.end,
+                         run.run_id, now))
     if rows:
         _append(run, STATE_TABLE, run.spark.createDataFrame(rows, STATE_SCHEMA))
 
@@ -1114,6 +1126,16 @@ def merge_reason(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, 
     # an as-of snapshot is brought up to date from what the last build wrote of it: every day must be one it wrote
     if spec.folds and last.start > run.start:
         return f"its last build started on {last.start}, after this window's first day {run.start}"
+    # a merge adds the rows recorded as new to the table as the recording run left it: a run that wrote the
+    # table but recorded nothing (it failed at a later table, was killed, or ran with --no-catch-up) may
+    # hold them already, and merged again they would be duplicates; compaction (replace) changes no row
+    written = state.snaps.get((spec.name, WRITTEN))
+    if written is None:
+        return "the snapshot its last build left is not recorded"
+    since = operations_between(run, spec.name, written.id, current_snapshot(run, spec.name, gold=True).id,
+                               gold=True)
+    if since is None or set(since) - {"replace"}:
+        return "it was written after its last recorded build (by a run that did not record its inputs)"
     sources = spec.delta_sources()
     for name in inputs_of(spec):
         recorded = state.snaps.get((spec.name, state_name(run, name)))

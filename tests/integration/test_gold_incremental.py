@@ -176,6 +176,32 @@ def test_incremental_runs_give_the_tables_a_full_rebuild_gives(trino: Trino, fro
         assert f"{GOLD}.{dim}: kept as built" in out, (dim, out[-4000:])
 
 
+def test_a_table_written_without_recording_rebuilds_its_days_instead_of_merging_again(trino: Trino, frozen):
+    """A run that writes fact_sales but records nothing (here --no-catch-up; a run that fails at a later table's
+    gate, or is killed, leaves the same) already holds the new lines: merged again they would be duplicates."""
+    day, _ = frozen
+    window = ["--target-namespace", GOLD, "--start", day.isoformat()]
+    # the tables the next test reads too: each ends recorded as built from the copy's latest snapshots
+    tables = ",".join((*DIMS, *SALES))
+    build(*window, "--run-id", "inc-unrecorded-0", "--tables", tables)  # recorded (or kept as recorded)
+    new_lines = {"event_id": "cast(uuid() as varchar)", "sale_id": "cast(uuid() as varchar)",
+                 "ingested_at": "current_timestamp"}
+    append_copies(trino, "pos_sales", new_lines, limit=50)
+    build(*window, "--no-catch-up", "--run-id", "inc-unrecorded-1", "--tables", "fact_sales")
+
+    out = build(*window, "--run-id", "inc-unrecorded-2", "--tables", tables)
+    assert "by day, not merging the new rows: it was written after its last recorded build" in out, \
+        out[-4000:]
+    build("--target-namespace", FULL, "--full", "--start", day.isoformat(), "--run-id", "inc-unrecorded-full",
+          "--tables", tables)
+    for table in SALES:
+        assert fingerprint(trino, f"{GOLD}.{table}") == fingerprint(trino, f"{FULL}.{table}"), table
+    # that rebuild recorded the table as it left it: the next new lines are merged again
+    append_copies(trino, "pos_sales", new_lines, limit=50)
+    out = build(*window, "--run-id", "inc-unrecorded-3", "--tables", tables)
+    assert f"{GOLD}.fact_sales: merging the new rows of" in out, out[-4000:]
+
+
 def test_a_changed_master_data_file_rebuilds_its_dimension_and_readers(trino: Trino, frozen, tmp_path):
     day, _ = frozen
     window = ["--target-namespace", GOLD, "--start", day.isoformat()]
