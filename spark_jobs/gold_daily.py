@@ -1134,7 +1134,9 @@ def merge_reason(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, 
         return "the snapshot its last build left is not recorded"
     since = operations_between(run, spec.name, written.id, current_snapshot(run, spec.name, gold=True).id,
                                gold=True)
-    if since is None or set(since) - {"replace"}:
+    if since is None:
+        return "the snapshot its last build left is no longer in its history (expired by maintenance)"
+    if set(since) - {"replace"}:
         return "it was written after its last recorded build (by a run that did not record its inputs)"
     sources = spec.delta_sources()
     for name in inputs_of(spec):
