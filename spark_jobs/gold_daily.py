@@ -381,8 +381,13 @@ def _customer_profiles(run: Run, customers: DataFrame | None = None) -> DataFram
         return df if customers is None else df.join(customers, "customer_id", "left_semi")
 
     until = F.lit(run.end)
+    sales = of(run.gold("customer_sales_daily").where(F.col("sale_date") <= until))
+    if customers is not None:
+        # the profile reads its sales three times (totals, favourite category, favourite store): the few
+        # customers' rows once, not three scans of every customer's history
+        sales = sales.localCheckpoint()
     return aggregates.customer_profiles(
-        of(run.gold("customer_sales_daily").where(F.col("sale_date") <= until)),
+        sales,
         of(run.gold("fact_feedback").where(F.col("review_date") <= until)),
         of(run.gold("fact_web_sessions").where(F.col("session_date") <= until)), of(run.gold("dim_customer")),
         run.end)
@@ -405,8 +410,12 @@ def _features_interactions_delta(run: Run, new: Mapping[str, DataFrame | None]) 
     lookback, horizon = features.INTERACTIONS_LOOKBACK_DAYS, features.INTERACTIONS_HORIZON_DAYS
     pairs = _changed_pairs(run, new).localCheckpoint()
     lo, hi = days[0] - timedelta(days=lookback), days[-1] + timedelta(days=horizon)
-    all_sales = run.gold("fact_sales").where(F.col("sale_date").between(F.lit(lo), F.lit(hi)))
-    all_clicks = run.silver("clickstream").where(F.to_date("occurred_at").between(F.lit(lo), F.lit(days[-1])))
+    # only the columns the features read: the lookback is every sale line of 90 days, and the checkpoints below
+    # would otherwise read and keep all of their columns
+    all_sales = (run.gold("fact_sales").select(*features.INTERACTION_SALE_COLUMNS)
+                 .where(F.col("sale_date").between(F.lit(lo), F.lit(hi))))
+    all_clicks = (run.silver("clickstream").select(*features.INTERACTION_CLICK_COLUMNS)
+                  .where(F.to_date("occurred_at").between(F.lit(lo), F.lit(days[-1]))))
     # the changed pairs' lines and clicks are few: read once for every day
     sales = all_sales.join(pairs, list(features.PAIR), "left_semi").localCheckpoint()
     clicks = all_clicks.join(pairs, list(features.PAIR), "left_semi").localCheckpoint()
@@ -699,16 +708,23 @@ def build_table(run: Run, spec: GoldTable, results: list[CheckResult],
     # counted, checked and written: computed once (a delta is materialised whole: a MERGE cannot plan
     # a source that still reads a Silver table through a view)
     candidate = spec.build(run).persist() if new is None else spec.delta(run, new).localCheckpoint()
+    audited: DataFrame | None = None  # the days a merge leaves, kept while the checks read them
     try:
         view = f"_candidate_{spec.name}"
         if new is None:
             candidate.createOrReplaceTempView(view)
             rows = candidate.count()
         else:
-            merged_window(run, spec, candidate).createOrReplaceTempView(view)
+            audited = merged_window(run, spec, candidate)
+            if not spec.audits_changes:
+                # each check's subquery would otherwise read the table's days again: one scan, not one per check
+                audited = audited.persist()
+            audited.createOrReplaceTempView(view)
             rows = candidate.where(F.col("_op") != "delete").count()
         built = time.monotonic()
         checks = run_checks(run, spec.name, view, changes_only=new is not None and spec.audits_changes)
+        if audited is not None:
+            audited.unpersist()  # before the merge, which would otherwise mark it to be cached again
         results.extend(checks)
         checked = time.monotonic()
         failed = [r for r in checks if not r.passed]
@@ -728,6 +744,8 @@ def build_table(run: Run, spec: GoldTable, results: list[CheckResult],
     finally:
         if new is None:
             candidate.unpersist()
+        elif audited is not None:
+            audited.unpersist()
 
 
 # -- incremental catch-up ----------------------------------------------------------------------

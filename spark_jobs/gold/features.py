@@ -203,6 +203,9 @@ def features_churn(customer_sales: DataFrame, observation_dates: Sequence[date],
 
 #: an interaction's key, and its counts (which add up over days)
 PAIR = ("customer_id", "product_id")
+#: the columns of fact_sales and of Silver clickstream the interaction features read
+INTERACTION_SALE_COLUMNS = (*PAIR, "sale_date", "sold_at", "quantity")
+INTERACTION_CLICK_COLUMNS = (*PAIR, "occurred_at", "event_type")
 _COUNTS = ("views", "add_to_carts", "remove_from_carts", "purchases", "units_bought")
 
 
