@@ -282,7 +282,11 @@ def interactions_changes(spark, p):
     snapshot = materialise(spark, features.features_interactions(before_sales, before_clicks, day))
     pairs = None if p["pairs"] is None else spark.createDataFrame(p["pairs"], "customer_id string, product_id string")
     end = sales.agg(F.max("sale_date")).collect()[0][0]
-    changes = rows(features.features_interactions_changes(snapshot, sales, clicks, pairs, day, end), *order)
+    # the inputs narrowed to the columns gold_daily's delta reads (the whole build below has them all)
+    narrow_sales = sales.select(*features.INTERACTION_SALE_COLUMNS)
+    narrow_clicks = clicks.select(*features.INTERACTION_CLICK_COLUMNS)
+    changes = rows(features.features_interactions_changes(snapshot, narrow_sales, narrow_clicks, pairs, day, end),
+                   *order)
     merged = {(r["customer_id"], r["product_id"]): r for r in rows(snapshot, *order)}
     ops = []
     for change in changes:
