@@ -85,7 +85,7 @@ bench-streaming: $(STAMP) ## Kafka -> Silver throughput, freshness and Flink mem
 bench-gold: $(STAMP) ## Gold full vs +1% incremental build on 10M Silver rows, BI query p50/p95
 	@$(VENV)/bin/python bench/gold_build.py $(BENCH_GOLD_ARGS)
 
-bench-spark-start: $(STAMP) ## a small Spark job's wall time: the default driver vs the quick JIT and no class archive
+bench-spark-start: $(STAMP) ## a small Spark job's wall time: on the Spark Connect server vs a driver of its own (JIT, class archive)
 	@$(VENV)/bin/python bench/spark_start.py
 
 lint: $(STAMP) ## ruff

@@ -13,17 +13,20 @@
    the command (Spark start included), each table's own time, peak memory.
 3. Incremental refresh: ``--increment`` (1 %) more sale lines are appended on the latest day, then
    the default (catch-up) run for that day is timed the same way. Its ratio to the full build of
-   the same run is the figure, against the target (<= 0.10). Every job runs with ``--jit`` (full:
-   the optimising compiler). Then as many lines again and one more refresh with the other JIT
-   (``spark.jit``), for comparison.
+   the same run is the figure, against the target (<= 0.10). Then as many lines again and one more
+   refresh for comparison: with ``spark.connect`` (the default: jobs are clients of the stack's Spark
+   Connect server) in a driver of its own through spark-submit, as every job ran before the server
+   (with ``--jit``); without it, with the other JIT (``spark.jit``).
 4. BI latency: each query of ``sql/gold/bi/`` runs through Trino on ``bench_gold`` (in place of
    ``gold``) once to warm up and then ``--repeats`` times: p50 and p95 against the target (1 s).
 
 Memory is the PSS of the job's whole process group (the CLI, the spark-submit driver JVM and its
-Python workers), sampled every second. Nothing outside ``bench_gold_src`` and ``bench_gold`` is
-written; both are dropped at the end unless ``--keep`` (``--skip-generate`` reuses a kept
-``bench_gold_src.pos_sales`` generated earlier the same UTC day: its newest sale must be fresh
-enough for the quality gates, 6 h).
+Python workers; with Spark Connect the client and the server's process group), sampled every second.
+The server's JIT and driver memory are those it was started with (``make up``): ``--jit`` and
+``--driver-memory`` apply to the jobs that run a driver of their own. Nothing outside
+``bench_gold_src`` and ``bench_gold`` is written; both are dropped at the end unless ``--keep``
+(``--skip-generate`` reuses a kept ``bench_gold_src.pos_sales`` generated earlier the same UTC day:
+its newest sale must be fresh enough for the quality gates, 6 h).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -158,11 +162,12 @@ class Build:
 
 
 class _Watch(threading.Thread):
-    """Samples the PSS of a process group every second (keeping the peak) and ends the group past a deadline."""
+    """Samples the PSS of a process group every second, with the ``also`` groups (a Spark Connect server),
+    keeping the peak of their sum, and ends the group past a deadline."""
 
-    def __init__(self, pid: int, timeout: float) -> None:
+    def __init__(self, pid: int, timeout: float, also: Sequence[int] = ()) -> None:
         super().__init__(daemon=True)
-        self.pid, self.deadline = pid, time.monotonic() + timeout
+        self.pid, self.also, self.deadline = pid, tuple(also), time.monotonic() + timeout
         self.peak_mib, self.timed_out = 0.0, False
         self.stopped = threading.Event()
 
@@ -170,7 +175,8 @@ class _Watch(threading.Thread):
         from headwater.stack.proc import group_pss_kib
 
         while not self.stopped.wait(1.0):
-            self.peak_mib = max(self.peak_mib, group_pss_kib(self.pid) / 1024)
+            pss = sum(group_pss_kib(pid) for pid in (self.pid, *self.also))
+            self.peak_mib = max(self.peak_mib, pss / 1024)
             if time.monotonic() > self.deadline:
                 self.timed_out = True
                 _end_group(self.pid)
@@ -184,16 +190,24 @@ def _end_group(pid: int) -> None:
         pass
 
 
-def gold_daily(*args: str, timeout: float, env: dict[str, str] | None = None) -> Build:
+def connect_server_pids(settings: Settings) -> list[int]:
+    """The local Spark Connect server's pid when jobs run on it (its memory is the jobs')."""
+    from headwater.stack.spark import Spark
+
+    return [pid for proc in Spark(settings).processes() if (pid := proc.pid())]
+
+
+def gold_daily(*args: str, timeout: float, env: dict[str, str] | None = None, also: Sequence[int] = ()) -> Build:
     """Run ``headwater spark gold_daily -- ARGS`` as Airflow does, timed; fail with the output's tail.
 
-    ``env``: settings changed for this run only (``HEADWATER_*`` variables).
+    ``env``: settings changed for this run only (``HEADWATER_*`` variables); ``also``: the pids of
+    process groups whose memory counts as the job's (the Spark Connect server it runs on).
     """
     argv = [sys.executable, "-m", "headwater", "spark", "gold_daily", "--", *args]
     # a session of its own: its process group is the job's whole tree (driver JVM, Python workers)
     child = subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True, env={**os.environ, **(env or {})})
-    watch = _Watch(child.pid, timeout)
+    watch = _Watch(child.pid, timeout, also)
     began = time.monotonic()
     watch.start()
     lines: list[str] = []
@@ -257,20 +271,21 @@ def verdict(value: float, target: float) -> str:
 
 def print_summary(report: dict, full: Build, incr: Build, again: Build, bi: dict[str, dict[str, float]],
                   repeats: int) -> None:
-    """The figures, each beside its baseline or target of the same run (``again``: the other JIT's refresh)."""
+    """The figures, each beside its baseline or target of the same run (``again``: the comparison refresh)."""
     ratio = report["ratio_incremental_to_full"]
     print(f"\nGold on {report['rows']:,} Silver sale lines over {report['days']} days "
-          f"(Spark {report['spark_master']}, driver memory {report['driver_memory']}, {report['jit']} JIT):")
+          f"(Spark {report['spark_master']}, driver memory {report['driver_memory']}, {report['jit']} JIT, "
+          f"{report['runs_on']}):")
     print(f"  full build        {full.seconds:8.1f} s   peak PSS {full.peak_mib:,.0f} MiB   (baseline)")
     print(f"  incremental       {incr.seconds:8.1f} s   peak PSS {incr.peak_mib:,.0f} MiB   "
           f"+{report['incremental']['added_rows']:,} rows; ratio to full {ratio:.3f} "
           f"(target <= {INCREMENTAL_TARGET}: {verdict(ratio, INCREMENTAL_TARGET)})")
     print(f"                    the latest day held {report['incremental']['latest_day_rows_before']:,} rows before "
           f"(the per-day aggregates rebuild it: the ratio grows with the hour of the run)")
-    other = report["incremental_other_jit"]
-    print(f"  incremental, {other['jit']} JIT {again.seconds:5.1f} s   peak PSS {again.peak_mib:,.0f} MiB   "
+    other = report["incremental_compared"]
+    print(f"  incremental, {other['how']}: {again.seconds:.1f} s   peak PSS {again.peak_mib:,.0f} MiB   "
           f"+{other['added_rows']:,} more rows; ratio to full {other['ratio_to_full']:.3f}")
-    print(f"  per table (s)     {'full':>8} {'incr':>8} {other['jit'] + ' JIT':>10}   (m: new rows merged in)")
+    print(f"  per table (s)     {'full':>8} {'incr':>8} {other['short']:>10}   (m: new rows merged in)")
     print(f"    {'(planning)':<24}{full.planned or 0:8.1f} {incr.planned or 0:8.1f} {again.planned or 0:10.1f}")
 
     def cell(build: Build, table: str, width: int) -> str:
@@ -303,7 +318,7 @@ def main() -> int:
     parser.add_argument("--driver-memory", default="", help="Spark driver memory for every job (default: the "
                         "spark.driver_memory setting)")
     parser.add_argument("--jit", choices=JIT_MODES, default="full",
-                        help="the Spark driver's JIT for every job but the comparison refresh (spark.jit)")
+                        help="the JIT of every job with a driver of its own but a comparison refresh (spark.jit)")
     parser.add_argument("--timeout", type=float, default=3600, help="longest a single Gold build may take, s")
     args = parser.parse_args()
     if args.driver_memory:
@@ -319,8 +334,11 @@ def main() -> int:
     now = datetime.now(UTC).replace(microsecond=0)
     today = now.date()
     keys_date = first_landing_day(settings.landing_dir)
+    remote = settings.spark_remote
+    server = connect_server_pids(settings) if remote else []
     report: dict[str, object] = {"source": SRC, "target": GOLD, "spark_master": settings.spark.master,
-                                 "driver_memory": settings.spark.driver_memory, "jit": settings.spark.jit}
+                                 "driver_memory": settings.spark.driver_memory, "jit": settings.spark.jit,
+                                 "runs_on": f"on the Spark Connect server {remote}" if remote else "own driver"}
     try:
         # -- 1. Silver ---------------------------------------------------------------------------
         drop_tables(trino, GOLD)
@@ -352,7 +370,8 @@ def main() -> int:
 
         # -- 2. full build -------------------------------------------------------------------------
         ns = ["--source-namespace", SRC, "--target-namespace", GOLD]
-        full = gold_daily("--start", str(today), "--full", *ns, "--run-id", "bench-full", timeout=args.timeout)
+        full = gold_daily("--start", str(today), "--full", *ns, "--run-id", "bench-full", timeout=args.timeout,
+                          also=server)
         assert fact_store_lines(trino) == rows, "fact_sales does not hold every generated sale line"
         print(f"full build: {full.seconds:.1f} s (days {full.window})", flush=True)
 
@@ -366,19 +385,24 @@ def main() -> int:
         report["increment_generate_s"] = round(generate(settings, sales, added, offset, midnight,
                                                         datetime.now(UTC) - timedelta(seconds=1), keys_date,
                                                         args.seed), 1)
-        incr = gold_daily("--start", str(today), *ns, "--run-id", "bench-incremental", timeout=args.timeout)
+        incr = gold_daily("--start", str(today), *ns, "--run-id", "bench-incremental", timeout=args.timeout,
+                          also=server)
         # the refresh did pick the new lines up (a no-op run would look fast)
         assert fact_store_lines(trino) == rows + added, "the incremental run missed new sale lines"
         print(f"incremental: {incr.seconds:.1f} s (days {incr.window})", flush=True)
 
-        # -- 3b. the same again with the other JIT: which compiler suits a day of this size ----------
-        other_jit = next(mode for mode in JIT_MODES if mode != settings.spark.jit)
+        # -- 3b. the same again another way: in a driver of its own (no server), else the other JIT ---
+        if remote:
+            how, short, compare_env = "own driver (spark-submit)", "own driver", {"HEADWATER_SPARK__CONNECT": "false"}
+        else:
+            other_jit = next(mode for mode in JIT_MODES if mode != settings.spark.jit)
+            how, short, compare_env = f"{other_jit} JIT", f"{other_jit} JIT", {"HEADWATER_SPARK__JIT": other_jit}
         generate(settings, sales, added, offset + added, midnight, datetime.now(UTC) - timedelta(seconds=1),
                  keys_date, args.seed + 1)
-        again = gold_daily("--start", str(today), *ns, "--run-id", f"bench-incremental-{other_jit}",
-                           timeout=args.timeout, env={"HEADWATER_SPARK__JIT": other_jit})
+        again = gold_daily("--start", str(today), *ns, "--run-id", "bench-incremental-compared",
+                           timeout=args.timeout, env=compare_env)
         assert fact_store_lines(trino) == rows + 2 * added, "the second incremental run missed new sale lines"
-        print(f"incremental, {other_jit} JIT: {again.seconds:.1f} s (days {again.window})", flush=True)
+        print(f"incremental, {how}: {again.seconds:.1f} s (days {again.window})", flush=True)
 
         # -- 4. BI latency --------------------------------------------------------------------------
         bi = bi_latency(trino, GOLD, args.repeats)
@@ -396,7 +420,7 @@ def main() -> int:
                         "window": incr.window, "planned_s": incr.planned, "tables_s": incr.tables,
                         "kept": incr.kept, "merged": incr.merged},
         "ratio_incremental_to_full": round(incr.seconds / full.seconds, 3),
-        "incremental_other_jit": {"jit": other_jit, "added_rows": added, "seconds": round(again.seconds, 1),
+        "incremental_compared": {"how": how, "short": short, "added_rows": added, "seconds": round(again.seconds, 1),
                                   "peak_pss_mib": round(again.peak_mib), "planned_s": again.planned,
                                   "tables_s": again.tables, "kept": again.kept,
                                   "ratio_to_full": round(again.seconds / full.seconds, 3)},

@@ -126,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Append the rows to the table; print one JSON line with what was written."""
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
+    from pyspark.sql.utils import is_remote
 
     from headwater.settings import load_settings
 
@@ -134,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     spark = (SparkSession.builder.appName("headwater-bench-silver")
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.shuffle.partitions", "8").getOrCreate())
-    spark.sparkContext.setLogLevel("WARN")
+    if not is_remote():  # a Spark Connect server keeps its own log level
+        spark.sparkContext.setLogLevel("WARN")
     from_us = int(args.t_from * 1_000_000)
     span_us = max(1, int((args.t_to - args.t_from) * 1_000_000))
     # an increment starts on a receipt boundary: a receipt's lines must not straddle two runs (times differ)

@@ -1,15 +1,18 @@
-"""Spark job start on the running local stack: the driver's class archive and JIT against the alternatives.
+"""Spark job start on the running local stack: the Spark Connect server against a driver per job, with
+its class archive and JIT and their alternatives.
 
     .venv/bin/python bench/spark_start.py [--repeats 3] [--tables dim_campaign,dim_weather,dim_store,dim_product]
 
 Times the whole command an Airflow task runs, ``headwater spark gold_daily -- --tables ...
 --no-catch-up``, on small tables (four master-data dimensions, a few hundred rows: the time is the
 job's start, planning and first writes, not data), into a scratch namespace ``bench_spark_start``
-dropped at the end. Runs alternate between three modes, so a drift of the machine hits all alike:
+dropped at the end. Runs alternate between four modes, so a drift of the machine hits all alike:
 
-- ``default``: the driver as configured by default, the class archive mapped and the full JIT;
-- ``quick_jit``: the archive and the client compiler only (``HEADWATER_SPARK__JIT=quick``);
-- ``no_archive``: the full JIT without the archive (``HEADWATER_SPARK__CLASS_DATA_SHARING=false``).
+- ``default``: as configured by default, a client of the stack's Spark Connect server;
+- ``own_driver``: a driver of its own through spark-submit (``HEADWATER_SPARK__CONNECT=false``), the
+  class archive mapped and the full JIT;
+- ``quick_jit``: that driver with the client compiler only (``HEADWATER_SPARK__JIT=quick``);
+- ``no_archive``: that driver without the archive (``HEADWATER_SPARK__CLASS_DATA_SHARING=false``).
 
 Prints each run, the median and minimum of each mode and each median's ratio to the default's, and a
 JSON report.
@@ -37,9 +40,13 @@ TARGET = "bench_spark_start"
 
 #: mode -> the settings it changes (environment variables)
 MODES: dict[str, dict[str, str]] = {
-    "default": {"HEADWATER_SPARK__CLASS_DATA_SHARING": "true", "HEADWATER_SPARK__JIT": "full"},
-    "quick_jit": {"HEADWATER_SPARK__CLASS_DATA_SHARING": "true", "HEADWATER_SPARK__JIT": "quick"},
-    "no_archive": {"HEADWATER_SPARK__CLASS_DATA_SHARING": "false", "HEADWATER_SPARK__JIT": "full"},
+    "default": {"HEADWATER_SPARK__CONNECT": "true"},
+    "own_driver": {"HEADWATER_SPARK__CONNECT": "false", "HEADWATER_SPARK__CLASS_DATA_SHARING": "true",
+                   "HEADWATER_SPARK__JIT": "full"},
+    "quick_jit": {"HEADWATER_SPARK__CONNECT": "false", "HEADWATER_SPARK__CLASS_DATA_SHARING": "true",
+                  "HEADWATER_SPARK__JIT": "quick"},
+    "no_archive": {"HEADWATER_SPARK__CONNECT": "false", "HEADWATER_SPARK__CLASS_DATA_SHARING": "false",
+                   "HEADWATER_SPARK__JIT": "full"},
 }
 
 

@@ -155,10 +155,18 @@ class SparkSettings:
     #: ``quick``, the client compiler only (``-XX:TieredStopAtLevel=1``, with a 240 MB code cache).
     #: Quick finishes jobs over small windows sooner on two cores (a few thousand to ~200k sale
     #: lines a day: 20-50 %) and large ones later (1.25M lines a day: a third slower); the test
-    #: suite runs quick.
+    #: suite runs quick. For drivers that live for one job: the Spark Connect server always compiles fully.
     jit: str = "full"
     #: Extra Spark properties (e.g. spark.executor.memory on a cluster).
     conf: dict[str, str] = field(default_factory=dict)
+    #: Run jobs as clients of one long-lived Spark Connect server, whose driver JVM stays warm between
+    #: jobs (no JVM start, class loading or compiling per job): the local stack starts it on
+    #: ``connect_port``. False: each job runs its own driver through spark-submit on ``master``.
+    connect: bool = True
+    connect_port: int = 15002
+    #: A Spark Connect server elsewhere (``sc://host:15002``): the cluster profile's jobs use it when
+    #: set (and ``connect`` is true), else spark-submit on ``master``.
+    connect_url: str = ""
 
 
 @dataclass
@@ -245,6 +253,15 @@ class Settings:
     def landing_dir(self) -> Path:
         """Where master-data files land (one drop per day)."""
         return Path(self.landing).expanduser().resolve() if self.landing else self.run_dir / "landing"
+
+    @property
+    def spark_remote(self) -> str | None:
+        """The Spark Connect server jobs run on (``sc://host:port``), or None: each job its own driver."""
+        if not self.spark.connect:
+            return None
+        if self.spark.connect_url:
+            return self.spark.connect_url
+        return f"sc://{self.bind_host}:{self.spark.connect_port}" if self.is_local else None
 
     @property
     def checkpoint_dir(self) -> str:
@@ -383,6 +400,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     _apply(settings, _env_overrides(environ), "")
     if settings.spark.jit not in JIT_MODES:
         raise SettingsError(f"setting spark.jit={settings.spark.jit!r}: choose one of {', '.join(JIT_MODES)}")
+    if settings.spark.connect_url and not settings.spark.connect_url.startswith("sc://"):
+        raise SettingsError(f"setting spark.connect_url={settings.spark.connect_url!r}: a Spark Connect URL is "
+                            "sc://host:port")
     if settings.flink.state_backend not in STATE_BACKENDS:
         raise SettingsError(f"setting flink.state_backend={settings.flink.state_backend!r}: choose one of "
                             f"{', '.join(STATE_BACKENDS)}")

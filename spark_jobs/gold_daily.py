@@ -38,8 +38,10 @@ contents, the job exits non-zero and nothing downstream of it runs.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import functools
 import hashlib
+import os
 import sys
 import time
 import uuid
@@ -49,9 +51,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import yaml
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.functions import partitioning
+from pyspark.sql.utils import is_remote
 
 from headwater import PROJECT_ROOT
 from headwater.contracts import load_contract
@@ -93,6 +97,10 @@ class Run:
     #: None: none, or not looked at)
     current: reuse.Window | None = None
     _cache: dict[str, DataFrame] = field(default_factory=dict)
+    #: Silver table -> its snapshot log, read once per run (:func:`load_snapshot_logs`)
+    _snapshot_logs: dict[str, SnapshotLog] = field(default_factory=dict)
+    #: the landing folder's files, listed once per run (:func:`landed_files`)
+    _landed: list[tuple[str, str, int, int]] | None = None
 
     # -- reading ------------------------------------------------------------------------------
     def silver(self, name: str) -> DataFrame:
@@ -851,11 +859,7 @@ def fingerprint(run: Run, name: str) -> Snap:
     else:
         dataset = name.removeprefix("landing/")
         contract = load_contract(dataset)
-        jvm = run.spark.sparkContext._jvm
-        pattern = jvm.org.apache.hadoop.fs.Path(str(run.landing / dataset / f"{dataset}_*.{contract.file_format}"))
-        fs = pattern.getFileSystem(run.spark.sparkContext._jsc.hadoopConfiguration())
-        statuses = fs.globStatus(pattern) or []
-        entries = sorted((s.getPath().getName(), s.getLen(), s.getModificationTime()) for s in statuses)
+        entries = landed_files(run, dataset, f"{dataset}_*.{contract.file_format}")
         newest = max((e[2] for e in entries), default=None)
     digest = hashlib.blake2b(repr(entries).encode(), digest_size=8).digest()
     return Snap(int.from_bytes(digest, "big", signed=True), None if newest is None else newest * 1000)
@@ -887,32 +891,90 @@ def load_state(run: Run) -> State:
     return State(snaps, through, last)
 
 
-def _iceberg_table(run: Run, table: str, gold: bool = False):  # noqa: ANN202 (a py4j proxy of an Iceberg Table)
-    """The Iceberg table of a source-namespace table (``gold``: of the target namespace) through Iceberg's Java
-    API: its metadata without a Spark job."""
-    jvm = run.spark.sparkContext._jvm
-    name = f"{run.spark.catalog.currentCatalog()}.{run.target}.{table}" if gold else run.qualified(table)
-    return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(run.spark._jsparkSession, name)
+def landed_files(run: Run, dataset: str, glob: str) -> list[tuple[str, int, int]]:
+    """(name, size, modification time in ms) of the files of a dataset's landing folder matching ``glob``, sorted.
+
+    The landing folder is listed once per run by a Spark job (the ``binaryFile`` source, contents not
+    read), so a bucket works like a folder and the driver may be a Spark Connect server's.
+    """
+    if run._landed is None:
+        try:
+            listing = (run.spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(str(run.landing))
+                       .select("path", "length", F.unix_millis("modificationTime").alias("mtime")).collect())
+        except AnalysisException as exc:
+            if "PATH_NOT_FOUND" not in str(exc):
+                raise
+            listing = []  # nothing landed yet
+        run._landed = [(*r.path.rsplit("/", 2)[-2:], r.length, r.mtime) for r in listing]
+    return sorted((name, size, mtime) for folder, name, size, mtime in run._landed
+                  if folder == dataset and fnmatch.fnmatchcase(name, glob))
+
+
+#: a table's snapshots by id (parent id, operation, commit time in µs) and the id of its ``main`` head
+SnapshotLog = tuple[dict[int, tuple[int | None, str, int]], int | None]
+
+
+def _snapshot_query(table: str, source: str) -> str:
+    """The snapshots of the Iceberg table ``table`` (fully qualified), with ``source`` as a label column."""
+    return (f"select '{source}' as source, s.snapshot_id, s.parent_id, s.operation, "
+            f"unix_micros(s.committed_at) as committed_us, r.snapshot_id is not null as is_head "
+            f"from {table}.snapshots s left join {table}.refs r on r.snapshot_id = s.snapshot_id and r.name = 'main'")
+
+
+def _snapshot_logs(run: Run, tables: Mapping[str, str]) -> dict[str, SnapshotLog]:
+    """The snapshot logs of ``tables`` (label -> qualified name) in one query: one Spark job for them all."""
+    logs: dict[str, SnapshotLog] = {label: ({}, None) for label in tables}
+    if not tables:
+        return logs
+    statement = " union all ".join(_snapshot_query(name, label) for label, name in tables.items())
+    for r in run.spark.sql(statement).collect():
+        snaps, head = logs[r.source]
+        snaps[r.snapshot_id] = (r.parent_id, r.operation, r.committed_us)
+        logs[r.source] = (snaps, r.snapshot_id if r.is_head else head)
+    return logs
+
+
+def load_snapshot_logs(run: Run, tables: Sequence[str]) -> None:
+    """Read the snapshot logs of the Silver ``tables`` the run has not read yet, in one query.
+
+    Read from Iceberg's metadata tables (``snapshots``, ``refs``), not its Java API: a Spark Connect
+    client has no JVM. A run pins each Silver table at the head it reads here, so one read serves it.
+    """
+    todo = {t: run.qualified(t) for t in dict.fromkeys(tables) if t not in run._snapshot_logs}
+    run._snapshot_logs.update(_snapshot_logs(run, todo))
+
+
+def _snapshot_log(run: Run, table: str, gold: bool) -> SnapshotLog:
+    if gold:  # Gold tables change during the run: read each time
+        name = f"{run.spark.catalog.currentCatalog()}.{run.target}.{table}"
+        return _snapshot_logs(run, {table: name})[table]
+    load_snapshot_logs(run, [table])
+    return run._snapshot_logs[table]
 
 
 def current_snapshot(run: Run, table: str, gold: bool = False) -> Snap:
-    """The table's current snapshot (the newest in its current line of history)."""
-    snap = _iceberg_table(run, table, gold).currentSnapshot()
-    return Snap(None, None) if snap is None else Snap(snap.snapshotId(), snap.timestampMillis() * 1000)
+    """The table's current snapshot (the head of its ``main`` branch)."""
+    snaps, head = _snapshot_log(run, table, gold)
+    return Snap(None, None) if head is None else Snap(head, snaps[head][2])
 
 
 def operations_between(run: Run, table: str, start: int | None, end: int | None,
                        gold: bool = False) -> list[str] | None:
     """Operations of the snapshots after ``start`` up to ``end``; None when ``start`` is not an ancestor of
     ``end`` (expired by maintenance, or the table was replaced since)."""
-    iceberg = _iceberg_table(run, table, gold)
+    return operations_in(_snapshot_log(run, table, gold), start, end)
+
+
+def operations_in(log: SnapshotLog, start: int | None, end: int | None) -> list[str] | None:
+    """Operations of the snapshots of ``log`` after ``start`` up to ``end``, newest first, walking back from ``end``
+    by parent; None when ``start`` is not an ancestor of ``end``."""
+    snaps, _ = log
     ops, at = [], end
     while at != start:
-        snap = None if at is None else iceberg.snapshot(at)
-        if snap is None:
+        if at not in snaps:
             return None
-        ops.append(snap.operation())
-        at = snap.parentId()
+        at, op, _ = snaps[at]
+        ops.append(op)
     return ops
 
 
@@ -980,6 +1042,9 @@ def plan_sources(run: Run, chosen: Sequence[GoldTable], state: State) -> dict[tu
     """
     names = {spec.name for spec in chosen}
     current: dict[str, Snap] = {}
+    # every Silver table the chosen tables may read, in one query
+    silver = dict.fromkeys(source for spec in chosen for source in inputs_of(spec) if source in SOURCES)
+    load_snapshot_logs(run, [t for t in silver if run.spark.catalog.tableExists(f"{run.source}.{t}")])
 
     def now(source: str) -> Snap | None:
         if source not in current:
@@ -1150,8 +1215,8 @@ def merge_reason(run: Run, spec: GoldTable, state: State, ends: dict[tuple[str, 
     written = state.snaps.get((spec.name, WRITTEN))
     if written is None:
         return "the snapshot its last build left is not recorded"
-    since = operations_between(run, spec.name, written.id, current_snapshot(run, spec.name, gold=True).id,
-                               gold=True)
+    log = _snapshot_log(run, spec.name, gold=True)  # one read for its head and its history
+    since = operations_in(log, written.id, log[1])
     if since is None:
         return "the snapshot its last build left is no longer in its history (expired by maintenance)"
     if set(since) - {"replace"}:
@@ -1235,7 +1300,11 @@ def main(argv: Sequence[str] | None = None) -> int:
              # Gold inputs are small per window: 200 shuffle partitions would mean 200 tasks (and files) per step
              .config("spark.sql.shuffle.partitions", "8").getOrCreate())
     spark.conf.set("spark.sql.session.timeZone", "UTC")  # UTC days everywhere, whoever built the session
-    spark.sparkContext.setLogLevel("WARN")  # the log keeps the checks and row counts readable
+    if is_remote():  # a Spark Connect server keeps its own log level
+        print(f"gold_daily: on the Spark Connect server {os.environ.get('SPARK_REMOTE', '')}", flush=True)
+    else:
+        spark.sparkContext.setLogLevel("WARN")  # the log keeps the checks and row counts readable
+        print(f"gold_daily: in a driver of its own, master {spark.sparkContext.master}", flush=True)
     run_id = args.run_id or f"gold-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     run = Run(spark, args.start, args.end, args.source_namespace, args.target_namespace,
               load_settings().landing_dir, run_id, args.full)

@@ -89,11 +89,14 @@ def test_build_is_readable_idempotent_and_matches_silver(trino: Trino, frozen_da
     for t in ("fact_sales", "product_sales_daily"):
         assert fingerprint(trino, f"{GOLD}.{t}") == built[t], t
 
-    # an incremental rerun with nothing new keeps every table as it is, without writing it
+    # an incremental rerun with nothing new keeps every table as it is, without writing it; the same
+    # whether the job runs on the Spark Connect server (the runs above) or in a driver of its own
+    assert "gold_daily: on the Spark Connect server sc://" in first.stdout, first.stdout[-3000:]
     before = {t: snapshots(trino, f"{GOLD}.{t}") for t in BUILT}
-    kept = gold_daily(*ns[:-1], "test-build-3", "--tables", ",".join(BUILT))
+    kept = gold_daily(*ns[:-1], "test-build-3", "--tables", ",".join(BUILT), env={"HEADWATER_SPARK__CONNECT": "false"})
     out = kept.stdout + kept.stderr
     assert kept.returncode == 0, out[-3000:]
+    assert "gold_daily: in a driver of its own, master local[2]" in out, out[-3000:]
     for t in BUILT:
         assert f"{GOLD}.{t}: kept as built" in out, (t, out[-3000:])
     assert {t: snapshots(trino, f"{GOLD}.{t}") for t in BUILT} == before

@@ -62,6 +62,7 @@ def test_cluster_profile_with_endpoints():
     ({"HEADWATER_CONFIG": "/nonexistent/headwater.yaml"}, "does not exist"),
     ({"HEADWATER_SPARK__JIT": "fast"}, "spark.jit='fast': choose one of full, quick"),
     ({"HEADWATER_FLINK__STATE_BACKEND": "heap"}, "flink.state_backend='heap': choose one of rocksdb, hashmap"),
+    ({"HEADWATER_SPARK__CONNECT_URL": "http://spark:15002"}, "a Spark Connect URL is sc://host:port"),
 ])
 def test_bad_settings_say_what_is_wrong(env, message):
     with pytest.raises(SettingsError, match=message):
@@ -78,3 +79,21 @@ def test_landing_directory_defaults_under_the_run_dir_and_can_be_set(tmp_path: P
     assert load_settings({"HEADWATER_RUN_DIR": str(tmp_path)}).landing_dir == tmp_path.resolve() / "landing"
     elsewhere = tmp_path / "drops"
     assert load_settings({"HEADWATER_LANDING": str(elsewhere)}).landing_dir == elsewhere.resolve()
+
+
+def test_spark_jobs_run_on_the_local_connect_server_unless_told_otherwise():
+    assert load_settings({}).spark_remote == "sc://127.0.0.1:15002"
+    assert load_settings({"HEADWATER_SPARK__CONNECT_PORT": "25002"}).spark_remote == "sc://127.0.0.1:25002"
+    assert load_settings({"HEADWATER_SPARK__CONNECT": "false"}).spark_remote is None
+    given = load_settings({"HEADWATER_SPARK__CONNECT_URL": "sc://spark-connect:15002"})
+    assert given.spark_remote == "sc://spark-connect:15002"
+
+
+def test_cluster_jobs_use_a_connect_server_only_when_given_one():
+    env = {"HEADWATER_PROFILE": "cluster", "HEADWATER_KAFKA__BOOTSTRAP_SERVERS": "k:9092",
+           "HEADWATER_POSTGRES__HOST": "pg", "HEADWATER_CATALOG__WAREHOUSE": "s3://lake/warehouse",
+           "HEADWATER_FLINK__REST_URL": "http://jm:8081", "HEADWATER_TRINO__HOST": "trino",
+           "HEADWATER_CONNECT__HOST": "connect"}
+    assert load_settings(env).spark_remote is None  # spark-submit on spark.master
+    remote = load_settings({**env, "HEADWATER_SPARK__CONNECT_URL": "sc://connect.spark:15002"})
+    assert remote.spark_remote == "sc://connect.spark:15002"
