@@ -733,6 +733,7 @@ def build_table(run: Run, spec: GoldTable, results: list[CheckResult],
         checks = run_checks(run, spec.name, view, changes_only=new is not None and spec.audits_changes)
         if audited is not None:
             audited.unpersist()  # before the merge, which would otherwise mark it to be cached again
+            audited = None
         results.extend(checks)
         checked = time.monotonic()
         failed = [r for r in checks if not r.passed]
@@ -1050,7 +1051,7 @@ def plan_sources(run: Run, chosen: Sequence[GoldTable], state: State) -> dict[tu
         if source not in current:
             if source not in SOURCES:
                 current[source] = fingerprint(run, source)
-            elif run.spark.catalog.tableExists(f"{run.source}.{source}"):
+            elif source in run._snapshot_logs:  # read above: the Silver tables that exist
                 current[source] = current_snapshot(run, source)
         return current.get(source)
 
