@@ -195,8 +195,9 @@ class GoldTable:
     folds: tuple[str, ...] = ()
     #: the days a merge of ``delta`` touches (None: the window's days)
     merge_days: Callable[[Run], Sequence[date]] | None = None
-    #: a merge is audited on the rows it writes, not on the window's days as it leaves them: for a table whose
-    #: days are large and whose checks (but those marked ``whole_window``) judge rows one by one
+    #: a merge is audited on the rows it writes (and the rows whose key an insert repeats), not on the window's
+    #: days as it leaves them: for a table whose days are large and whose checks (but those marked
+    #: ``whole_window``) judge rows one by one
     audits_changes: bool = False
     #: Iceberg table properties set when the table is created
     properties: tuple[tuple[str, str], ...] = ()
@@ -493,7 +494,7 @@ TABLES: tuple[GoldTable, ...] = (
     # new till lines and changed orders are merged into their days, not the days rebuilt (see merge_reason)
     GoldTable("fact_sales", "fact", _fact_sales, lambda r: r.days("sale_date"), _day("sale_date"),
               reads=SALES_SOURCES, uses=("dim_product", "dim_store", "dim_customer"), delta=_fact_sales_delta,
-              key=("sale_line_id",), day_column="sale_date", inserts=("pos_sales",)),
+              key=("sale_line_id",), day_column="sale_date", inserts=("pos_sales",), audits_changes=True),
     # late inventory updates (up to 48 h) are picked up by catch-up: the window reaches back over their days
     GoldTable("fact_inventory_daily", "fact",
               lambda r: facts.fact_inventory_daily(r.silver_days("inventory_updates", "counted_at")),
@@ -679,8 +680,17 @@ def merge_bound(run: Run, spec: GoldTable, column: str) -> str:
     return f"{column} in ({days})"
 
 
-def merge(run: Run, spec: GoldTable, rows: DataFrame) -> None:
-    """Merge delta ``rows`` (see :attr:`GoldTable.delta`) into the days it touches of the table, in one commit."""
+def merge(run: Run, spec: GoldTable, rows: DataFrame, ops: Mapping[str, int]) -> None:
+    """Merge delta ``rows`` (see :attr:`GoldTable.delta`) into the days it touches of the table, in one commit.
+
+    ``ops``: how many rows of each ``_op`` there are. Inserts alone are appended: the checks have found
+    their keys new, so that is the merge's insert clause without reading the days to match them.
+    """
+    if not ops:
+        return
+    if set(ops) == {"insert"}:
+        rows.drop("_op").writeTo(f"{run.target}.{spec.name}").append()
+        return
     view = f"_merge_{spec.name}"
     rows.createOrReplaceTempView(view)
     on = " and ".join(f"t.{k} = s.{k}" for k in spec.key)
@@ -696,10 +706,18 @@ def merge(run: Run, spec: GoldTable, rows: DataFrame) -> None:
 def merged_window(run: Run, spec: GoldTable, rows: DataFrame) -> DataFrame:
     """The days of the table a merge of delta ``rows`` touches as it leaves them: what its checks audit
     (inserts are added, so an insert whose key is there already shows as a duplicate). A table that
-    :attr:`~GoldTable.audits_changes` is audited on the rows the merge writes instead."""
-    if spec.audits_changes:
-        return rows.where(F.col("_op") != "delete").drop("_op")
+    :attr:`~GoldTable.audits_changes` is audited on the rows the merge writes instead, with the rows of the
+    days whose key an insert repeats."""
     days = F.expr(merge_bound(run, spec, spec.day_column))
+    if spec.audits_changes:
+        written = rows.where(F.col("_op") != "delete").drop("_op")
+        # an insert whose key the days hold already: that row joins the audit, so the grain check counts the
+        # pair; found on the key column alone (the day's other columns are read only when there is one)
+        inserted = F.broadcast(rows.where(F.col("_op") == "insert").select(*spec.key))
+        held = run.gold(spec.name).where(days)
+        if held.select(*spec.key).join(inserted, list(spec.key), "left_semi").isEmpty():
+            return written
+        return written.unionByName(held.join(inserted, list(spec.key), "left_semi"))
     replaced = rows.where(F.col("_op") != "insert").select(*spec.key)
     kept = run.gold(spec.name).where(days).join(replaced, list(spec.key), "left_anti")
     return kept.unionByName(rows.where(F.col("_op") != "delete").drop("_op"))
@@ -717,6 +735,7 @@ def build_table(run: Run, spec: GoldTable, results: list[CheckResult],
     # a source that still reads a Silver table through a view)
     candidate = spec.build(run).persist() if new is None else spec.delta(run, new).localCheckpoint()
     audited: DataFrame | None = None  # the days a merge leaves, kept while the checks read them
+    ops: dict[str, int] = {}  # a merge's rows per _op
     try:
         view = f"_candidate_{spec.name}"
         if new is None:
@@ -728,7 +747,8 @@ def build_table(run: Run, spec: GoldTable, results: list[CheckResult],
                 # each check's subquery would otherwise read the table's days again: one scan, not one per check
                 audited = audited.persist()
             audited.createOrReplaceTempView(view)
-            rows = candidate.where(F.col("_op") != "delete").count()
+            ops = {r["_op"]: r["count"] for r in candidate.groupBy("_op").count().collect()}
+            rows = sum(n for op, n in ops.items() if op != "delete")
         built = time.monotonic()
         checks = run_checks(run, spec.name, view, changes_only=new is not None and spec.audits_changes)
         if audited is not None:
@@ -746,7 +766,7 @@ def build_table(run: Run, spec: GoldTable, results: list[CheckResult],
         if new is None:
             publish(run, spec, candidate)
         else:
-            merge(run, spec, candidate)
+            merge(run, spec, candidate, ops)
         print(f"  built in {built - began:.1f}s, checked in {checked - built:.1f}s, "
               f"written in {time.monotonic() - checked:.1f}s", flush=True)
         return rows
