@@ -689,6 +689,7 @@ def merge(run: Run, spec: GoldTable, rows: DataFrame, ops: Mapping[str, int]) ->
     if not ops:
         return
     if set(ops) == {"insert"}:
+        print("  new rows only: appended", flush=True)
         rows.drop("_op").writeTo(f"{run.target}.{spec.name}").append()
         return
     view = f"_merge_{spec.name}"

@@ -196,10 +196,17 @@ def test_a_table_written_without_recording_rebuilds_its_days_instead_of_merging_
           "--tables", tables)
     for table in SALES:
         assert fingerprint(trino, f"{GOLD}.{table}") == fingerprint(trino, f"{FULL}.{table}"), table
-    # that rebuild recorded the table as it left it: the next new lines are merged again
+    # that rebuild recorded the table as it left it: the next new lines are merged again, new till lines
+    # alone by an append (no MERGE reading the day), to the rows a rebuild gives
     append_copies(trino, "pos_sales", new_lines, limit=50)
     out = build(*window, "--run-id", "inc-unrecorded-3", "--tables", tables)
     assert f"{GOLD}.fact_sales: merging the new rows of" in out, out[-4000:]
+    assert "new rows only: appended" in out.split(f"{GOLD}.fact_sales: merging", 1)[1].split(f"{GOLD}.", 1)[0], \
+        out[-4000:]
+    build("--target-namespace", FULL, "--full", "--start", day.isoformat(), "--run-id", "inc-unrecorded-full-2",
+          "--tables", tables)
+    for table in SALES:
+        assert fingerprint(trino, f"{GOLD}.{table}") == fingerprint(trino, f"{FULL}.{table}"), table
 
 
 def test_a_changed_master_data_file_rebuilds_its_dimension_and_readers(trino: Trino, frozen, tmp_path):
